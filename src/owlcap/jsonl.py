@@ -1,0 +1,112 @@
+"""JSONL I/O shared by every long job: tolerant reading, durable appends, resume by id.
+
+A job appends one line per finished record and flushes it to disk (fsync) before moving on, so a crash, even
+``kill -9``, loses at most the records in flight. A re-run reads the ids already written and skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from owlcap.errors import DataError
+
+
+@dataclass(frozen=True)
+class JsonlLine:
+    """One line of a JSONL file: the parsed object, or the error that names the file, line and cause."""
+
+    path: str
+    line: int
+    record: dict[str, Any] | None
+    error: DataError | None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[JsonlLine]:
+    """Yield every non-blank line of ``path``; a malformed line comes back with ``error`` set, not raised."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no such file")
+    with path.open("r", encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield JsonlLine(str(path), number, None, DataError(path, f"invalid JSON ({exc.msg})", number))
+                continue
+            if not isinstance(record, dict):
+                error = DataError(path, f"expected a JSON object, got {type(record).__name__}", number)
+                yield JsonlLine(str(path), number, None, error)
+                continue
+            yield JsonlLine(str(path), number, record, None)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a whole JSONL file strictly: the first malformed line raises ``DataError``."""
+    records = []
+    for line in iter_jsonl(path):
+        if line.error is not None:
+            raise line.error
+        records.append(line.record)
+    return records
+
+
+def done_ids(path: str | Path, key: str = "id", *, include_errors: bool = False) -> set[str]:
+    """Ids already written to an output file, for resuming. Lines with ``error`` are retried unless asked.
+
+    A torn last line (the crash happened mid-write) is ignored, so its record is redone.
+    """
+    path = Path(path)
+    if not path.exists():
+        return set()
+    ids = set()
+    for line in iter_jsonl(path):
+        if line.record is None or key not in line.record:
+            continue
+        if line.record.get("error") and not include_errors:
+            continue
+        ids.add(str(line.record[key]))
+    return ids
+
+
+class JsonlWriter:
+    """Append-only JSONL writer that makes each record durable before returning.
+
+    Opening repairs a torn last line (from a crash mid-write) by starting on a fresh line.
+    """
+
+    def __init__(self, path: str | Path, *, fsync: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
+        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
+        self._handle = self.path.open("a", encoding="utf-8")
+        if needs_newline:
+            self._handle.write("\n")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        if self._fsync:
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"

@@ -1,0 +1,44 @@
+"""One progress bar style for every long job: count, rate, ETA (rich)."""
+
+from __future__ import annotations
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from owlcap import envs
+
+
+class _RateColumn(TextColumn):
+    def __init__(self, unit: str):
+        super().__init__("")
+        self.unit = unit
+
+    def render(self, task):  # type: ignore[override]
+        speed = task.finished_speed or task.speed
+        text = f"{speed:.2f} {self.unit}/s" if speed else f"- {self.unit}/s"
+        return super().render(task).__class__(text, style="progress.data.speed")
+
+
+def progress_bar(unit: str = "it", *, disable: bool | None = None) -> Progress:
+    """A rich ``Progress`` with description, bar, done/total, percent, rate, elapsed and ETA columns.
+
+    Use as ``with progress_bar("video") as bar: task = bar.add_task("caption", total=n); bar.advance(task)``.
+    """
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        disable=envs.progress_disabled() if disable is None else disable,
+    )

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real sample videos and annotations, generated odd videos, tiny offline models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OWLCAP_DISABLE_PROGRESS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from owlcap import envs  # noqa: E402
+
+SAMPLES = envs.samples_dir()
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"sample data not found at {SAMPLES}; set OWLCAP_SAMPLES_DIR")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def hmd_videos(samples_dir: Path) -> list[Path]:
+    return sorted((samples_dir / "hmd" / "videos").glob("*.mp4"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own owlcap cache dir so on-disk caches never leak between tests."""
+    monkeypatch.setenv("OWLCAP_CACHE_DIR", str(tmp_path_factory.mktemp("owlcap-cache")))
