@@ -33,3 +33,22 @@ def hmd_videos(samples_dir: Path) -> list[Path]:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own owlcap cache dir so on-disk caches never leak between tests."""
     monkeypatch.setenv("OWLCAP_CACHE_DIR", str(tmp_path_factory.mktemp("owlcap-cache")))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random Qwen2.5-VL and Qwen3-VL checkpoints built offline, once per test session."""
+    from owlcap.models import FAMILIES, build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {family: build_tiny_model(root / family, family) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen25(tiny_models) -> Path:
+    return tiny_models["qwen2_5_vl"]
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tiny_models) -> Path:
+    return tiny_models["qwen3_vl"]

@@ -1,0 +1,88 @@
+"""Chat messages with a video and the processor call that turns them into model inputs.
+
+Everything that feeds a video MLLM (captioning, the ``hf`` judge backend, the SFT collator, the GRPO trainer) goes
+through :func:`processor_inputs`, so frames always arrive the same way: sampled and resized by ``owlcap.video``,
+with their ``VideoMetadata``, and never resampled or resized again by the processor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from owlcap.video import SampledVideo
+
+DEFAULT_CAPTION_PROMPT = "Describe this video in detail."
+
+# Tokens a captioner must never write: the placeholders the processor expands into vision features.
+VISION_SPECIAL_TOKENS = (
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+)
+
+
+@dataclass
+class VideoRequest:
+    """One prompt to a (video) MLLM: user text, an optional sampled video and an optional system prompt."""
+
+    prompt: str
+    video: SampledVideo | None = None
+    system: str | None = None
+
+
+def build_messages(prompt: str, *, video: bool = False, system: str | None = None, answer: str | None = None):
+    """Chat messages in the HF multimodal format; the video comes before the text, as Qwen's examples do."""
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    content: list[dict[str, Any]] = [{"type": "video"}] if video else []
+    content.append({"type": "text", "text": prompt})
+    messages.append({"role": "user", "content": content})
+    if answer is not None:
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    return messages
+
+
+def render_chat(processor, messages, *, add_generation_prompt: bool) -> str:
+    return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def processor_inputs(processor, texts: Sequence[str], videos: Sequence[SampledVideo | None], **kwargs):
+    """Tokenize ``texts`` (rendered chats) with their videos; a ``None`` video means a text-only sample."""
+    present = [video for video in videos if video is not None]
+    call: dict[str, Any] = {"text": list(texts), "padding": True, "return_tensors": "pt", **kwargs}
+    if present:
+        call |= {
+            "videos": [video.frames for video in present],
+            "video_metadata": [video.metadata for video in present],
+            "do_sample_frames": False,
+            # owlcap.video already resized to the model's patch grid within the pixel budget.
+            "do_resize": False,
+            "cap_pixels_per_frame": False,
+        }
+    return processor(**call)
+
+
+def vision_factor(processor) -> int:
+    """Pixel multiple the model's vision tower needs (28 for Qwen2/2.5-VL, 32 for Qwen3-VL)."""
+    video_processor = getattr(processor, "video_processor", None)
+    if video_processor is None:
+        return 28
+    return int(video_processor.patch_size * video_processor.merge_size)
+
+
+def vision_token_ids(tokenizer) -> list[int]:
+    """Ids of the vision special tokens this tokenizer knows (to suppress them in generation)."""
+    vocab = tokenizer.get_vocab()
+    return sorted({vocab[token] for token in VISION_SPECIAL_TOKENS if token in vocab})

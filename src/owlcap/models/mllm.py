@@ -1,0 +1,109 @@
+"""``MLLM``: a loaded (video) MLLM with batched generation. The in-process engine behind captioning and ``hf:``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from owlcap.models.inputs import (
+    VideoRequest,
+    build_messages,
+    processor_inputs,
+    render_chat,
+    vision_factor,
+    vision_token_ids,
+)
+from owlcap.models.loading import ModelOptions, load_model_and_processor
+
+logger = logging.getLogger(__name__)
+
+
+class GenerationOptions(BaseModel):
+    """Decoding settings. Greedy by default, as benchmark captioning expects; GRPO sets its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(1024, ge=1, description="Most tokens to generate per caption.")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding; > 0 samples.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (only when temperature > 0).")
+    top_k: int | None = Field(None, ge=1, description="Top-k sampling (only when temperature > 0).")
+    repetition_penalty: float = Field(1.0, gt=0.0, description="1.0 = none.")
+    seed: int | None = Field(None, description="Seed for sampling, for reproducible captions.")
+
+    def generate_kwargs(self) -> dict:
+        kwargs: dict = {"max_new_tokens": self.max_new_tokens, "repetition_penalty": self.repetition_penalty}
+        if self.temperature > 0:
+            kwargs |= {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
+            if self.top_k is not None:
+                kwargs["top_k"] = self.top_k
+        else:
+            kwargs |= {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return kwargs
+
+
+class MLLM:
+    """A model and its processor, ready to caption videos or answer text prompts in batches."""
+
+    def __init__(self, model, processor, *, multimodal: bool, name: str):
+        self.model = model
+        self.processor = processor
+        self.multimodal = multimodal
+        self.name = name
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        # Left padding: generation appends to the right end of every row.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.suppressed_token_ids = vision_token_ids(self.tokenizer)
+
+    @classmethod
+    def load(cls, name_or_path: str, options: ModelOptions | None = None) -> MLLM:
+        model, processor, multimodal = load_model_and_processor(name_or_path, options)
+        return cls(model, processor, multimodal=multimodal, name=str(name_or_path))
+
+    @property
+    def device(self):
+        return self.model.device
+
+    @property
+    def vision_factor(self) -> int:
+        """Frame sides must be multiples of this (pass it to ``owlcap.video`` sampling)."""
+        return vision_factor(self.processor) if self.multimodal else 28
+
+    def render(self, request: VideoRequest) -> str:
+        if request.video is not None and not self.multimodal:
+            raise ValueError(f"{self.name} is a text-only model; it cannot take a video")
+        messages = build_messages(request.prompt, video=request.video is not None, system=request.system)
+        return render_chat(self.processor, messages, add_generation_prompt=True)
+
+    def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions | None = None) -> list[str]:
+        """Generate one answer per request, in one padded batch."""
+        import torch
+
+        options = options or GenerationOptions()
+        if not requests:
+            return []
+        texts = [self.render(request) for request in requests]
+        if self.multimodal:
+            inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
+        else:
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
+        inputs = inputs.to(self.device)
+        if "pixel_values_videos" in inputs:
+            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        kwargs = options.generate_kwargs()
+        if self.suppressed_token_ids:
+            kwargs["suppress_tokens"] = self.suppressed_token_ids
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+def load_mllm(name_or_path: str, options: ModelOptions | None = None) -> MLLM:
+    """Load any HF video MLLM (Qwen2.5-VL, Qwen3-VL, ...) or text LLM by hub id or local path."""
+    return MLLM.load(name_or_path, options)
