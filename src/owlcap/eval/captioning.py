@@ -1,0 +1,198 @@
+"""The caption runner: many videos through one model, batched, resumable, never losing a record.
+
+Decoding runs in a thread pool ahead of the model (PyAV releases the GIL), so the model waits on video only for the
+first batch. Each finished video is appended to the output JSONL durably; a re-run with the same output skips the
+ids already captioned and retries the ones that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from owlcap.data.sources import VideoItem
+from owlcap.errors import VideoDecodeError
+from owlcap.jsonl import JsonlWriter, done_ids
+from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT, VideoRequest
+from owlcap.models.loading import ModelOptions
+from owlcap.models.mllm import GenerationOptions
+from owlcap.progress import progress_bar
+from owlcap.video import SampledVideo, SamplingConfig
+
+logger = logging.getLogger(__name__)
+
+
+class CaptionEngine(Protocol):
+    """What the runner needs from a model: a name, the frame-size multiple, and batched generation."""
+
+    name: str
+    vision_factor: int
+
+    def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions) -> list[str]: ...
+
+
+class CaptionConfig(BaseModel):
+    """Settings of one captioning run (``owlcap caption`` flags map onto these)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(DEFAULT_CAPTION_PROMPT, description="User prompt; the paper's captioning prompt by default.")
+    system: str | None = Field(None, description="Optional system prompt.")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Frame sampling (owlcap.video).")
+    generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Decoding settings.")
+    model_options: ModelOptions = Field(default_factory=ModelOptions, description="dtype/device/attention.")
+    batch_size: int = Field(4, ge=1, description="Videos per generate call.")
+    decode_workers: int = Field(2, ge=1, description="Threads decoding videos ahead of the model.")
+
+
+@dataclass
+class CaptionSummary:
+    total: int = 0
+    skipped: int = 0
+    captioned: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def to_dict(self) -> dict:
+        rate = self.captioned / self.seconds if self.seconds else 0.0
+        return {
+            "total": self.total,
+            "skipped": self.skipped,
+            "captioned": self.captioned,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "videos_per_s": round(rate, 3),
+        }
+
+
+@dataclass
+class _Decoded:
+    item: VideoItem
+    video: SampledVideo | None
+    error: str | None
+    seconds: float
+
+
+def caption_videos(
+    items: Sequence[VideoItem], out_path: str | Path, engine: CaptionEngine, config: CaptionConfig
+) -> CaptionSummary:
+    """Caption ``items`` into ``out_path`` (JSONL, appended), skipping ids already there."""
+    started = time.perf_counter()
+    summary = CaptionSummary(total=len(items))
+    finished = done_ids(out_path)
+    todo = [item for item in items if item.id not in finished]
+    summary.skipped = len(items) - len(todo)
+    sampling = config.sampling.model_copy(update={"factor": engine.vision_factor})
+    with JsonlWriter(out_path) as writer, progress_bar("video") as bar:
+        task = bar.add_task("caption", total=len(todo))
+        for batch in _decoded_batches(todo, sampling, config):
+            for record in _caption_batch(batch, engine, config, sampling):
+                writer.write(record)
+                if record.get("error"):
+                    summary.failures.append((record["id"], record["error"]))
+                    logger.warning("%s (%s): %s", record["id"], record["video"], record["error"])
+                else:
+                    summary.captioned += 1
+                bar.advance(task)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):
+    """Yield batches of decoded videos; decoding stays a bounded number of videos ahead of generation."""
+    window = config.batch_size * 2 + config.decode_workers
+    with ThreadPoolExecutor(config.decode_workers, thread_name_prefix="owlcap-decode") as pool:
+        batch: list[_Decoded] = []
+        for decoded in _decode_in_order(pool, items, sampling, window):
+            batch.append(decoded)
+            if len(batch) == config.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _decode_in_order(pool, items, sampling, window) -> Iterator[_Decoded]:
+    pending: list[Future[_Decoded]] = []
+    for item in items:
+        pending.append(pool.submit(_decode, item, sampling))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    while pending:
+        yield pending.pop(0).result()
+
+
+def _decode(item: VideoItem, sampling: SamplingConfig) -> _Decoded:
+    started = time.perf_counter()
+    try:
+        video = sampling.sample(item.video)
+    except VideoDecodeError as exc:
+        return _Decoded(item, None, exc.cause, time.perf_counter() - started)
+    return _Decoded(item, video, None, time.perf_counter() - started)
+
+
+def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: CaptionConfig, sampling: SamplingConfig):
+    ready = [decoded for decoded in batch if decoded.video is not None]
+    captions, errors, gen_seconds = _generate_isolating_failures(ready, engine, config)
+    for decoded in batch:
+        record = {
+            "id": decoded.item.id,
+            "video": decoded.item.video,
+            "model": engine.name,
+            "prompt": config.prompt,
+            "sampling": sampling.model_dump(exclude_none=True),
+            "generation": config.generation.model_dump(exclude_none=True),
+        }
+        if decoded.video is None:
+            yield record | {"error": f"video: {decoded.error}", "seconds": round(decoded.seconds, 3)}
+            continue
+        key = id(decoded)
+        seconds = round(decoded.seconds + gen_seconds.get(key, 0.0), 3)
+        record |= {"frames": len(decoded.video.indices), "sample_fps": round(decoded.video.sample_fps, 4)}
+        if key in errors:
+            yield record | {"error": f"generation: {errors[key]}", "seconds": seconds}
+        else:
+            yield record | {"caption": captions[key], "seconds": seconds}
+
+
+def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, config: CaptionConfig):
+    """Generate for the batch; if the batch fails, retry each video alone so one bad input costs only itself."""
+    captions: dict[int, str] = {}
+    errors: dict[int, str] = {}
+    seconds: dict[int, float] = {}
+    if not ready:
+        return captions, errors, seconds
+    groups = [ready]
+    while groups:
+        group = groups.pop(0)
+        started = time.perf_counter()
+        try:
+            outputs = engine.generate([_request(d, config) for d in group], config.generation)
+        except (RuntimeError, ValueError) as exc:
+            if len(group) > 1:
+                logger.warning("batch of %d failed (%s); retrying one video at a time", len(group), exc)
+                groups.extend([d] for d in group)
+                continue
+            errors[id(group[0])] = f"{type(exc).__name__}: {exc}"
+            outputs = None
+        share = (time.perf_counter() - started) / len(group)
+        for index, decoded in enumerate(group):
+            seconds[id(decoded)] = seconds.get(id(decoded), 0.0) + share
+            if outputs is not None:
+                captions[id(decoded)] = outputs[index]
+    return captions, errors, seconds
+
+
+def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:
+    return VideoRequest(prompt=config.prompt, video=decoded.video, system=config.system)
