@@ -1,0 +1,37 @@
+"""``owlcap train sft|grpo CONFIG.yaml [--key value ...]``: the two OwlCap training stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+train_app = typer.Typer(help="Train a video captioner: SFT on HMD records, then GRPO with CSER.", no_args_is_help=True)
+
+_OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@train_app.command("sft", context_settings=_OVERRIDES)
+def sft(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="YAML run config (configs/sft/*.yaml)."),
+) -> None:
+    """Supervised fine-tuning of a video MLLM on HMD captions. Extra --key value pairs override the config."""
+    from owlcap.train.sft import run_sft
+
+    run_sft(config, list(ctx.args))
+
+
+@train_app.command("grpo", context_settings=_OVERRIDES)
+def grpo(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="YAML run config (configs/grpo/*.yaml)."),
+) -> None:
+    """GRPO post-training with the Caption Set Equivalence Reward. Extra --key value pairs override the config."""
+    from owlcap.train.grpo import run_grpo
+
+    run_grpo(config, list(ctx.args))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
