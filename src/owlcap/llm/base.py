@@ -1,0 +1,257 @@
+"""``LLM``: the one interface every model call in owlcap goes through.
+
+A backend only implements ``_generate`` (one request, one answer, transient failures raised as
+``RetryableError``). Everything else lives here, once: bounded concurrency, per-attempt timeouts, retries with
+backoff and Retry-After, ``<think>`` stripping, JSON validation with repair rounds, the result cache, counters,
+and a batch helper that reports each item's failure instead of raising.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from owlcap.errors import JudgeError, OwlcapError
+from owlcap.llm.cache import ResultCache
+from owlcap.llm.config import LLMConfig
+from owlcap.llm.loop import BackgroundLoop
+from owlcap.llm.parsing import message_chars, parse_structured, repair_messages, strip_think
+from owlcap.llm.retry import RetryableError, next_wait
+from owlcap.llm.stats import LLMStats
+from owlcap.llm.task import Generation, Message, Outcome, Task
+
+logger = logging.getLogger(__name__)
+
+
+class LLM(abc.ABC):
+    """Async chat with text or structured (pydantic-validated) answers. Create one with ``from_spec``.
+
+    ``chat`` and ``run`` raise ``JudgeError`` once retries and repairs are spent; ``chat_many`` never raises for
+    one item and returns an ``Outcome`` per item instead. ``stats`` counts everything.
+    """
+
+    backend: ClassVar[str] = ""
+    uses_cache: ClassVar[bool] = True
+
+    def __init__(self, model: str, config: LLMConfig | None = None):
+        self.model = model
+        self.config = config or LLMConfig()
+        self.stats = LLMStats()
+        self._cache: ResultCache | None = None
+        # asyncio primitives bind to one loop; keep one semaphore per loop that uses this LLM.
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._background = BackgroundLoop(name=f"owlcap-{self.backend}")
+
+    @property
+    def name(self) -> str:
+        """The model spec this LLM answers for, e.g. ``openai:qwen3@http://127.0.0.1:8000/v1``."""
+        return f"{self.backend}:{self.model}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # ----------------------------------------------------------------------------------------------- public API
+
+    async def chat(
+        self,
+        messages: list[Message],
+        schema: type[BaseModel] | None = None,
+        *,
+        check: Any = None,
+        **options: Any,
+    ) -> Any:
+        """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
+
+        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``extra_body``.
+        Raises ``JudgeError`` after the retries and repair rounds are spent.
+        """
+        start = time.perf_counter()
+        self.stats.add(calls=1)
+        try:
+            result = await self._chat(messages, schema, options, check)
+        except JudgeError:
+            self.stats.add(failures=1)
+            self.stats.record_latency(time.perf_counter() - start)
+            raise
+        self.stats.add(successes=1)
+        self.stats.record_latency(time.perf_counter() - start)
+        return result
+
+    async def run(self, task: Task) -> Any:
+        """Answer a structured ``Task`` (an instance of ``task.schema``), from the cache when it was answered before."""
+        start = time.perf_counter()
+        self.stats.add(calls=1)
+        cache = self._result_cache()
+        key = task.cache_key(self.backend, self.model) if cache is not None else ""
+        if cache is not None:
+            cached = await asyncio.to_thread(cache.get, key)
+            if cached is not None:
+                self.stats.add(cache_hits=1, successes=1)
+                return task.schema.model_validate(cached)
+            self.stats.add(cache_misses=1)
+        try:
+            result = await self._run_task(task)
+        except JudgeError as exc:
+            self.stats.add(failures=1)
+            self.stats.record_latency(time.perf_counter() - start)
+            raise JudgeError(f"{self.name}: task {task.kind}: {exc}") from exc
+        self.stats.add(successes=1)
+        self.stats.record_latency(time.perf_counter() - start)
+        if cache is not None:
+            await asyncio.to_thread(cache.put, key, result.model_dump(mode="json"), kind=task.kind)
+        return result
+
+    async def chat_many(
+        self,
+        items: Sequence[Task | list[Message]],
+        schema: type[BaseModel] | None = None,
+        *,
+        concurrency: int | None = None,
+    ) -> list[Outcome[Any]]:
+        """Answer many tasks (or message lists, with ``schema``) concurrently; never raises for one item.
+
+        In-flight requests stay bounded by ``config.concurrency``; ``concurrency`` bounds the items further.
+        """
+        limit = asyncio.Semaphore(concurrency) if concurrency else None
+
+        async def _one(index: int, item: Task | list[Message]) -> Outcome[Any]:
+            start = time.perf_counter()
+            try:
+                if limit is not None:
+                    async with limit:
+                        value = await self._answer(item, schema)
+                else:
+                    value = await self._answer(item, schema)
+            except OwlcapError as exc:
+                logger.warning("%s: item %d failed: %s", self.name, index, exc)
+                return Outcome(index, None, str(exc), time.perf_counter() - start)
+            except Exception as exc:  # noqa: BLE001 - a batch boundary: one item's bug must not sink the batch
+                logger.exception("%s: item %d failed unexpectedly", self.name, index)
+                return Outcome(index, None, f"unexpected {type(exc).__name__}: {exc}", time.perf_counter() - start)
+            return Outcome(index, value, None, time.perf_counter() - start)
+
+        return list(await asyncio.gather(*(_one(i, item) for i, item in enumerate(items))))
+
+    def chat_sync(self, messages: list[Message], schema: type[BaseModel] | None = None, **options: Any) -> Any:
+        """``chat`` for synchronous code (runs on a private background loop)."""
+        return self._background.run(self.chat(messages, schema, **options))
+
+    def run_sync(self, task: Task) -> Any:
+        return self._background.run(self.run(task))
+
+    def chat_many_sync(
+        self,
+        items: Sequence[Task | list[Message]],
+        schema: type[BaseModel] | None = None,
+        *,
+        concurrency: int | None = None,
+    ) -> list[Outcome[Any]]:
+        return self._background.run(self.chat_many(items, schema, concurrency=concurrency))
+
+    def run_in_background(self, coro: Any) -> Any:
+        """Run any coroutine that uses this LLM on its background loop and wait for the result."""
+        return self._background.run(coro)
+
+    async def aclose(self) -> None:
+        """Release connections. The LLM stays usable (clients are recreated on demand)."""
+
+    def close(self) -> None:
+        self._background.close()
+        if self._cache is not None:
+            self._cache.close()
+
+    # --------------------------------------------------------------------------------------------- internals
+
+    async def _answer(self, item: Task | list[Message], schema: type[BaseModel] | None) -> Any:
+        if isinstance(item, Task):
+            return await self.run(item)
+        return await self.chat(item, schema)
+
+    async def _run_task(self, task: Task) -> Any:
+        return await self._chat(task.messages, task.schema, task.options, task.check)
+
+    def _result_cache(self) -> ResultCache | None:
+        if not (self.config.cache and self.uses_cache):
+            return None
+        if self._cache is None:
+            self._cache = ResultCache(self.config.resolved_cache_path())
+        return self._cache
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.config.concurrency)
+        return semaphore
+
+    async def _chat(
+        self, messages: list[Message], schema: type[BaseModel] | None, options: dict[str, Any], check: Any
+    ) -> Any:
+        """Request, then validate; an invalid answer gets up to ``repair_rounds`` follow-ups showing the problem."""
+        conversation = messages
+        for round_index in range(self.config.repair_rounds + 1):
+            if round_index:
+                self.stats.add(repairs=1)
+            text = await self._request(conversation, schema, options)
+            if schema is None:
+                return strip_think(text)
+            try:
+                result = parse_structured(text, schema)
+                if check is not None:
+                    check(result)
+                return result
+            except ValueError as exc:
+                problem = str(exc)
+                more = "; asking for a repair" if round_index < self.config.repair_rounds else ""
+                logger.info("%s: invalid answer (%s)%s", self.name, problem, more)
+                conversation = repair_messages(messages, strip_think(text), problem, schema)
+        raise JudgeError(f"invalid answer after {self.config.repair_rounds} repair round(s): {problem}")
+
+    async def _request(self, messages: list[Message], schema: type[BaseModel] | None, options: dict[str, Any]) -> str:
+        """One answer, retrying transient errors with backoff; raises ``JudgeError`` when retries are spent."""
+        config = self.config
+        prompt_chars = message_chars(messages)
+        for attempt in range(config.max_retries + 1):
+            self.stats.add(requests=1, retries=1 if attempt else 0, prompt_chars=prompt_chars)
+            try:
+                async with self._semaphore():
+                    async with asyncio.timeout(config.request_timeout_s):
+                        generation: Generation = await self._generate(messages, schema=schema, options=options)
+            except TimeoutError:
+                error = RetryableError(f"no answer within request_timeout_s={config.request_timeout_s}")
+            except RetryableError as exc:
+                error = exc
+            else:
+                self.stats.add(
+                    completion_chars=len(generation.text),
+                    prompt_tokens=generation.prompt_tokens,
+                    completion_tokens=generation.completion_tokens,
+                )
+                return generation.text
+            if attempt == config.max_retries:
+                raise JudgeError(f"gave up after {attempt + 1} attempt(s): {error}") from error
+            wait = next_wait(
+                attempt,
+                error,
+                base_s=config.backoff_base_s,
+                max_s=config.backoff_max_s,
+                retry_after_max_s=config.retry_after_max_s,
+            )
+            logger.info("%s: %s; retry %d/%d in %.2fs", self.name, error, attempt + 1, config.max_retries, wait)
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    @abc.abstractmethod
+    async def _generate(
+        self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
+    ) -> Generation:
+        """Send one request. Raise ``RetryableError`` for transient failures and ``JudgeError`` for the rest."""

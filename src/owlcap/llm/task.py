@@ -1,0 +1,78 @@
+"""The request/answer shapes shared by every backend: ``Task``, ``Generation`` and ``Outcome``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from owlcap.llm.rules_text import TextRules
+
+T = TypeVar("T")
+
+Message = dict[str, Any]
+"""An OpenAI-style chat message. ``content`` is a string or a list of parts: ``{"type": "text", "text": ...}``,
+``{"type": "image_url", ...}`` or owlcap's ``{"type": "video", "video": SampledVideo, "path": optional str}``."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One structured model call, described so that every backend can answer it and the cache can key it.
+
+    ``kind`` and ``version`` name the prompt (a prompt change bumps the version, which invalidates cached answers);
+    ``inputs`` are the JSON-able data the prompt was rendered from (the cache key and the ``rules`` backend read
+    them); ``offline`` computes the answer with the deterministic text rules, or is ``None`` when only a model can
+    answer (e.g. verification against a video). ``check`` raises ``ValueError`` when a schema-valid answer is still
+    unusable (e.g. one verdict missing), which triggers a repair round.
+    """
+
+    kind: str
+    version: str
+    messages: list[Message]
+    schema: type[BaseModel]
+    inputs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[Any], None] | None = None
+    offline: Callable[[TextRules], dict[str, Any]] | None = None
+
+    def cache_key(self, backend: str, model: str) -> str:
+        """Stable key over backend, model, prompt version, inputs, schema and sampling options."""
+        payload = {
+            "backend": backend,
+            "model": model,
+            "kind": self.kind,
+            "version": self.version,
+            "inputs": self.inputs,
+            "schema": self.schema.model_json_schema(),
+            "options": self.options,
+        }
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend returns for one request: the raw text and token counts when the backend reports them."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """Result of one item of ``chat_many``: a value, or the error that ended it (never both)."""
+
+    index: int
+    value: T | None
+    error: str | None
+    latency_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

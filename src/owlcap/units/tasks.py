@@ -1,0 +1,118 @@
+"""Builders of the unit tasks shared by FGE, CSER and the evaluators. Pure: they only describe requests.
+
+Run one with any backend: ``units = (await judge.run(decompose_task(caption))).units``. Each task carries its
+offline recipe for the ``rules`` backend, and a ``check`` that rejects verdict lists of the wrong length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from owlcap.llm.media import video_fingerprint
+from owlcap.llm.task import Task
+from owlcap.units import prompts
+from owlcap.units.schemas import PairJudgement, UnitList, VerdictList
+
+
+def _verdict(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _check_count(expected: int):
+    def check(answer: VerdictList) -> None:
+        if len(answer.verdicts) != expected:
+            raise ValueError(f"expected exactly {expected} verdicts, one per unit in order; got {len(answer.verdicts)}")
+
+    return check
+
+
+def decompose_task(caption: str) -> Task:
+    """(a) Split ``caption`` into minimal units → ``UnitList``."""
+    return Task(
+        kind="units.decompose",
+        version=prompts.VERSIONS["units.decompose"],
+        messages=[
+            {"role": "system", "content": prompts.DECOMPOSE_SYSTEM},
+            {"role": "user", "content": prompts.decompose_user(caption)},
+        ],
+        schema=UnitList,
+        inputs={"caption": caption},
+        offline=lambda rules: {"units": rules.split(caption)},
+    )
+
+
+def verify_text_task(units: list[str], text: str) -> Task:
+    """(b) Is each unit supported by ``text`` (as a whole)? → ``VerdictList`` parallel to ``units``."""
+    units = list(units)
+    return Task(
+        kind="units.verify_text",
+        version=prompts.VERSIONS["units.verify_text"],
+        messages=[
+            {"role": "system", "content": prompts.VERIFY_TEXT_SYSTEM},
+            {"role": "user", "content": prompts.verify_text_user(units, text)},
+        ],
+        schema=VerdictList,
+        inputs={"units": units, "text": text},
+        check=_check_count(len(units)),
+        offline=lambda rules: {"verdicts": [_verdict(rules.supports(u, text)) for u in units]},
+    )
+
+
+def verify_video_task(units: list[str], video: Any, *, video_key: str | None = None, path: str | None = None) -> Task:
+    """(c) Is each unit shown by the video? ``video`` is a ``SampledVideo``; ``video_key`` (e.g. path + sampling
+    settings) names it in the cache key, else a digest of its frames does. Only a video model can answer."""
+    units = list(units)
+    part: dict[str, Any] = {"type": "video", "video": video}
+    if path is not None:
+        part["path"] = str(path)
+    return Task(
+        kind="units.verify_video",
+        version=prompts.VERSIONS["units.verify_video"],
+        messages=[
+            {"role": "system", "content": prompts.VERIFY_VIDEO_SYSTEM},
+            {"role": "user", "content": [part, {"type": "text", "text": prompts.verify_video_user(units)}]},
+        ],
+        schema=VerdictList,
+        inputs={"units": units, "video": video_key or video_fingerprint(video)},
+        check=_check_count(len(units)),
+        offline=None,
+    )
+
+
+def judge_pair_task(prediction: str, reference: str, reference_units: list[str]) -> Task:
+    """CSER in one request per prediction: split ``prediction``, judge its units against ``reference`` and each of
+    the (cached) ``reference_units`` against ``prediction`` → ``PairJudgement``."""
+    reference_units = list(reference_units)
+    m = len(reference_units)
+
+    def check(answer: PairJudgement) -> None:
+        if len(answer.pred_supported) != len(answer.pred_units):
+            raise ValueError(
+                f"pred_supported has {len(answer.pred_supported)} verdicts for {len(answer.pred_units)} predicted "
+                "units; give one per predicted unit, in order"
+            )
+        if len(answer.ref_covered) != m:
+            raise ValueError(f"ref_covered has {len(answer.ref_covered)} verdicts; give exactly {m}, one per unit")
+        if any(not unit for unit in answer.pred_units):
+            raise ValueError("pred_units contains an empty unit")
+
+    def offline(rules: Any) -> dict[str, Any]:
+        pred_units = rules.split(prediction)
+        return {
+            "pred_units": pred_units,
+            "pred_supported": [_verdict(rules.supports(u, reference)) for u in pred_units],
+            "ref_covered": [_verdict(rules.supports(u, prediction)) for u in reference_units],
+        }
+
+    return Task(
+        kind="units.judge_pair",
+        version=prompts.VERSIONS["units.judge_pair"],
+        messages=[
+            {"role": "system", "content": prompts.JUDGE_PAIR_SYSTEM},
+            {"role": "user", "content": prompts.judge_pair_user(prediction, reference, reference_units)},
+        ],
+        schema=PairJudgement,
+        inputs={"prediction": prediction, "reference": reference, "reference_units": reference_units},
+        check=check,
+        offline=offline,
+    )
