@@ -12,7 +12,7 @@ import typer
 from rich.logging import RichHandler
 
 from owlcap import envs
-from owlcap.cli import caption, models, quickstart, train, video
+from owlcap.cli import caption, models, quickstart, reward, train, video
 
 app = typer.Typer(
     name="owlcap",
@@ -35,7 +35,7 @@ def _configure(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _module in (video, models, caption, quickstart, train):
+for _module in (video, models, caption, quickstart, train, reward):
     _module.register(app)
 
 

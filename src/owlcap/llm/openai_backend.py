@@ -26,7 +26,7 @@ from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
 
-_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_k", "seed", "extra_body"})
+_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_k", "seed", "extra_body", "thinking", "structured_output"})
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -80,7 +80,7 @@ class OpenAIBackend(LLM):
         if seed is not None:
             payload["seed"] = seed
         if schema is not None:
-            fmt = response_format(schema, config.structured_output)
+            fmt = response_format(schema, options.get("structured_output", config.structured_output))
             if fmt is not None:
                 payload["response_format"] = fmt
         extra: dict[str, Any] = {}
@@ -88,8 +88,11 @@ class OpenAIBackend(LLM):
             top_k = options.get("top_k", config.top_k)
             if top_k is not None:
                 extra["top_k"] = top_k
-            if config.disable_thinking:
-                extra["chat_template_kwargs"] = {"enable_thinking": False}
+            thinking = options.get("thinking")
+            if thinking is None and config.disable_thinking:
+                thinking = False
+            if thinking is not None:
+                extra["chat_template_kwargs"] = {"enable_thinking": bool(thinking)}
         extra.update(options.get("extra_body") or {})
         if extra:
             payload["extra_body"] = extra
@@ -110,7 +113,8 @@ class OpenAIBackend(LLM):
             if is_retryable_status(exc.status_code):
                 raise RetryableError(message, retry_after=parse_retry_after(exc.response.headers)) from exc
             raise JudgeError(message) from exc
-        except openai.APIResponseValidationError as exc:
+        except (openai.APIResponseValidationError, ValueError) as exc:
+            # A 200 whose body is not a chat completion (a proxy's HTML page, a truncated body): likely transient.
             raise RetryableError(f"unreadable response from {self.base_url}: {_short(str(exc))}") from exc
         return _generation(response)
 

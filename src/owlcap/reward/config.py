@@ -1,0 +1,98 @@
+"""Configs of the rewards: ``CSERConfig`` and ``LengthRewardConfig``. Defaults reproduce the paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class CSERConfig(BaseModel):
+    """How the Caption Set Equivalence Reward is computed and combined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    protocol: Literal["fused", "separate", "official"] = Field(
+        "fused",
+        description="fused: one judge request per prediction against the cached reference units (fastest); "
+        "separate: decompose and verify in three smaller requests; official: the released OwlCap request that "
+        "splits both captions anew each time, run one prediction at a time (for comparison).",
+    )
+    combine: Literal["sum", "f1"] = Field(
+        "sum",
+        description="reward = correctness_weight*correctness + completeness_weight*completeness (sum; paper with "
+        "weights 1, range 0-2) or the F1 of the two (range 0-1).",
+    )
+    correctness_weight: float = Field(1.0, ge=0, description="Weight of correctness in the sum (paper: 1).")
+    completeness_weight: float = Field(1.0, ge=0, description="Weight of completeness in the sum (paper: 1).")
+    reference_cache_size: int = Field(
+        4096, ge=1, description="Reference captions whose units are kept in memory (least recently used dropped)."
+    )
+    official_thinking: bool = Field(
+        True,
+        description="official protocol: let Qwen3 think first. The released code posted its chat_template_kwargs "
+        "inside a literal 'extra_body' JSON field, which servers do not read, so its judge ran with thinking on.",
+    )
+    official_prompt_file: Path | None = Field(
+        None,
+        description="official protocol: a text file with the prompt to use instead of owlcap's paraphrase of the "
+        "released one; it must contain {prediction} and {reference}.",
+    )
+    official_sequential: bool = Field(
+        True, description="official protocol: judge a group one prediction at a time, as the released code does."
+    )
+
+    @field_validator("official_prompt_file")
+    @classmethod
+    def _prompt_file_exists(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file; give the path of a prompt template or leave it unset")
+        text = path.read_text(encoding="utf-8")
+        if "{prediction}" not in text or "{reference}" not in text:
+            raise ValueError(f"{path}: the template must contain both {{prediction}} and {{reference}}")
+        return path
+
+    @model_validator(mode="after")
+    def _check(self) -> CSERConfig:
+        if self.combine == "sum" and self.correctness_weight == 0 and self.completeness_weight == 0:
+            raise ValueError(
+                "both weights are 0, so every reward would be 0; set correctness_weight or completeness_weight above 0"
+            )
+        return self
+
+
+class LengthTier(BaseModel):
+    """Captions of ``min_words``..``max_words`` English words (inclusive) get ``value``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_words: int = Field(ge=0, description="Fewest words of the tier (inclusive).")
+    max_words: int = Field(ge=0, description="Most words of the tier (inclusive).")
+    value: float = Field(description="Reward of a caption in this tier.")
+
+    @model_validator(mode="after")
+    def _check(self) -> LengthTier:
+        if self.max_words < self.min_words:
+            raise ValueError(f"max_words ({self.max_words}) is below min_words ({self.min_words}); swap them")
+        return self
+
+
+class LengthRewardConfig(BaseModel):
+    """The paper's length reward: 100-300 words → 1.0, 300-400 → 0.5, anything else (empty text too) → 0.2.
+
+    Tiers are tried in order and the first match wins (so 300 words scores 1.0, as in the released code).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tiers: list[LengthTier] = Field(
+        default_factory=lambda: [
+            LengthTier(min_words=100, max_words=300, value=1.0),
+            LengthTier(min_words=300, max_words=400, value=0.5),
+        ],
+        description="Word-count ranges and their rewards, tried in order.",
+    )
+    otherwise: float = Field(0.2, description="Reward of a caption outside every tier, including an empty one.")
