@@ -20,6 +20,7 @@ def caption(
     fps: float = typer.Option(None, help="Frames per second to sample (default 2.0; exclusive with --nframes)."),
     nframes: int = typer.Option(None, help="Exact number of frames to sample."),
     max_frames: int = typer.Option(None, help="Upper bound on sampled frames."),
+    min_pixels: int = typer.Option(None, help="Per-frame pixel floor."),
     max_pixels: int = typer.Option(None, help="Per-frame pixel cap."),
     total_pixels: int = typer.Option(None, help="Pixel budget over all frames (paper: 3584*28*28)."),
     batch_size: int = typer.Option(4, help="Videos per generate call."),
@@ -36,8 +37,8 @@ def caption(
     from owlcap.models import load_mllm
 
     data = load_yaml(config) if config else {}
-    sampling = {"fps": fps, "nframes": nframes, "max_frames": max_frames, "max_pixels": max_pixels}
-    sampling |= {"total_pixels": total_pixels}
+    sampling = {"fps": fps, "nframes": nframes, "max_frames": max_frames, "min_pixels": min_pixels}
+    sampling |= {"max_pixels": max_pixels, "total_pixels": total_pixels}
     sampling = {k: v for k, v in sampling.items() if v is not None}
     if nframes is not None:
         sampling["fps"] = None

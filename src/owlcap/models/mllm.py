@@ -80,11 +80,16 @@ class MLLM:
 
     def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions | None = None) -> list[str]:
         """Generate one answer per request, in one padded batch."""
+        new_tokens = self.generate_ids(requests, options)
+        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def generate_ids(self, requests: Sequence[VideoRequest], options: GenerationOptions | None = None):
+        """The generated token ids (batch, new tokens), vision special tokens suppressed."""
         import torch
 
         options = options or GenerationOptions()
         if not requests:
-            return []
+            return torch.empty(0, 0, dtype=torch.long)
         texts = [self.render(request) for request in requests]
         if self.multimodal:
             inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
@@ -100,8 +105,7 @@ class MLLM:
             kwargs["suppress_tokens"] = self.suppressed_token_ids
         with torch.inference_mode():
             output = self.model.generate(**inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id)
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return output[:, inputs["input_ids"].shape[1] :]
 
 
 def load_mllm(name_or_path: str, options: ModelOptions | None = None) -> MLLM:
