@@ -21,7 +21,8 @@ class _RateColumn(TextColumn):
         self.unit = unit
 
     def render(self, task):  # type: ignore[override]
-        speed = task.finished_speed or task.speed
+        # Mean rate since start: rich's windowed speed jumps wildly when items finish in batches.
+        speed = task.completed / task.elapsed if task.elapsed else None
         text = f"{speed:.2f} {self.unit}/s" if speed else f"- {self.unit}/s"
         return super().render(task).__class__(text, style="progress.data.speed")
 
