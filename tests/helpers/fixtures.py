@@ -16,3 +16,11 @@ def llm_server() -> Iterator[LoopbackLLMServer]:
         yield server
     finally:
         server.stop()
+
+
+def fast_llm_config(**overrides):
+    """An ``LLMConfig`` with short timeouts and backoffs, so fault tests finish in a fraction of a second."""
+    from owlcap.llm import LLMConfig
+
+    values = {"request_timeout_s": 2.0, "max_retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+    return LLMConfig(**{**values, **overrides})

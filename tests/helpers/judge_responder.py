@@ -16,7 +16,7 @@ from helpers.llm_server import RecordedRequest, Reply
 
 from owlcap.llm.rules_text import TextRules
 
-_OFFICIAL = re.compile(r"This is the pred_caption:\s*(.*?)\.?\s*\nThis is the gt_caption:\s*(.*?)\s*$", re.DOTALL)
+_OFFICIAL = re.compile(r"This is the pred_caption:\s*(.*?)\.?\s*This is the gt_caption:\s*(.*?)\s*$", re.DOTALL)
 
 
 def block(text: str, tag: str) -> str | None:

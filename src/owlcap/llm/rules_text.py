@@ -77,6 +77,7 @@ _SYNONYMS = {word: group[0] for group in _SYNONYM_GROUPS for word in group}
 _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _GLUED_SENTENCE = re.compile(r"([a-z0-9][.!?])([A-Z])")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+_LEADING_JOINER = re.compile(r"^(?:and|but|then)\s+", re.IGNORECASE)
 _CLAUSE_JOINT = re.compile(r";\s+|,\s+(?=(?:and|while|as|but|whereas|then|[a-z]+ing)\s)", re.IGNORECASE)
 
 
@@ -165,7 +166,7 @@ def _windows(text: str, size: int) -> tuple[frozenset[str], ...]:
 
 
 def _as_sentence(text: str) -> str:
-    text = text.strip()
+    text = _LEADING_JOINER.sub("", text.strip())
     if not text:
         return text
     text = text[0].upper() + text[1:]
