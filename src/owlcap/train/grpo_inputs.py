@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from owlcap.errors import VideoDecodeError
-from owlcap.models import build_messages, processor_inputs, render_chat
+from owlcap.models import DEFAULT_CAPTION_PROMPT, processor_inputs
+from owlcap.train.data import blank_video, caption_chat
 from owlcap.train.grpo_video import VideoTensors
 
 logger = logging.getLogger(__name__)
@@ -36,41 +37,20 @@ class PreparedBatch:
     failures: dict[str, str] = field(default_factory=dict)  # video path -> cause
 
 
-@dataclass
-class _Frames:
-    """The two attributes ``processor_inputs`` reads from a sampled video (used for the blank stand-in)."""
-
-    frames: Any
-    metadata: Any
-
-
-def blank_video(side: int, fps: float):
-    """Two black ``side``x``side`` frames: the smallest video every Qwen-VL processor accepts."""
-    import numpy as np
-    from transformers.video_utils import VideoMetadata
-
-    frames = np.zeros((2, side, side, 3), dtype=np.uint8)
-    metadata = VideoMetadata(
-        total_num_frames=2, fps=fps, width=side, height=side, duration=2 / fps, frames_indices=[0, 1]
-    )
-    return _Frames(frames, metadata)
-
-
 class VideoPromptBuilder:
     """Decode, render and tokenize a batch of video prompts; every row's video shared with its group."""
 
-    def __init__(self, processor, sampler, *, decode_workers: int = 2):
-        """``sampler`` is an ``owlcap.video.SamplingConfig`` (anything with ``.sample(path)``)."""
-        from owlcap.models import vision_factor
-
+    def __init__(self, processor, sampler, *, decode_workers: int = 2, default_prompt: str = DEFAULT_CAPTION_PROMPT):
+        """``sampler`` is an ``owlcap.video.SamplingConfig`` (the one frame sampler SFT and captioning use)."""
         self.processor = processor
         self.sampler = sampler
         self.decode_workers = decode_workers
-        self._blank = blank_video(vision_factor(processor), float(getattr(sampler, "fps", None) or 2.0))
+        self.default_prompt = default_prompt
+        self._blank = blank_video(sampler)
 
     def render(self, row: dict[str, Any]) -> str:
-        messages = build_messages(row["prompt"], video=True, system=row.get("system"))
-        return render_chat(self.processor, messages, add_generation_prompt=True)
+        """The same chat SFT trains on (``owlcap.train.data.caption_chat``), ending with the generation prompt."""
+        return caption_chat(self.processor, row, with_answer=False, default_prompt=self.default_prompt)
 
     def build(self, rows: Sequence[dict[str, Any]], device=None) -> PreparedBatch:
         decoded, failures = self._decode({str(row["video"]) for row in rows})
