@@ -34,20 +34,17 @@ Converter = Callable[[Any], np.ndarray]
 
 @dataclass(frozen=True)
 class FrameIndex:
-    """Presentation timestamps of every frame, in order, and the keyframes among them (stream time base)."""
+    """Presentation timestamps of every frame, in order, and the keyframes among them (stream time base).
 
+    ``addressable`` is False when packets lack timestamps or share them (raw H.264 streams, broken muxers): frames
+    cannot be found by pts then, ``pts`` is empty, and only ``num_frames`` is known.
+    """
+
+    num_frames: int
     pts: tuple[int, ...]
     keyframe_pts: tuple[int, ...]
-    time_base: Fraction
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.pts)
-
-    @property
-    def seekable(self) -> bool:
-        """Whether pts-addressed seeking is safe: distinct timestamps and a keyframe before the first frame."""
-        return bool(self.keyframe_pts) and self.keyframe_pts[0] <= self.pts[0]
+    time_base: Fraction | None
+    addressable: bool = True
 
     def keyframe_for(self, pts: int) -> int:
         """The last keyframe pts at or before ``pts`` (the first keyframe if none is)."""
@@ -56,19 +53,19 @@ class FrameIndex:
 
     def seconds(self, index: int) -> float:
         """Time of frame ``index`` from the first frame, in seconds."""
+        assert self.time_base is not None
         return float((self.pts[index] - self.pts[0]) * self.time_base)
 
 
-def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex | None:
+def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex:
     """Demux every packet of ``stream`` (no decoding) into a :class:`FrameIndex`.
 
-    Returns ``None`` when packets lack timestamps or share them, so frames cannot be addressed by pts and the
-    caller must fall back to decoding everything. Raises ``VideoDecodeError`` for a file with no frames or one cut
-    short (fewer packets than the header lists).
+    Raises ``VideoDecodeError`` for a stream with no frames or a file cut short (fewer packets than the header
+    lists). Packets the container marks as discarded (before an mp4 edit list's start) are not frames.
     """
     pts: list[int] = []
     keys: list[int] = []
-    packets = 0
+    packets = frames = 0
     addressable = True
     with decode_errors(path, "reading packets"):
         for packet in container.demux(stream):
@@ -77,21 +74,22 @@ def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex | N
             packets += 1
             if packet.is_discard:
                 continue
+            frames += 1
             if packet.pts is None:
                 addressable = False
                 continue
             pts.append(packet.pts)
             if packet.is_keyframe:
                 keys.append(packet.pts)
-    if packets == 0:
+    if frames == 0:
         raise VideoDecodeError(path, "the video stream has no frames")
     check_complete(path, max(int(stream.frames or 0), 0), packets)
     pts.sort()
     keys.sort()
-    if not addressable or len(set(pts)) != len(pts):
-        logger.debug("%s: packets lack unique timestamps; decoding every frame instead of seeking", path)
-        return None
-    return FrameIndex(tuple(pts), tuple(keys), stream.time_base)
+    if not addressable or len(set(pts)) != len(pts) or not keys or keys[0] > pts[0]:
+        logger.debug("%s: frames cannot be addressed by timestamp; decoding every frame instead of seeking", path)
+        return FrameIndex(frames, (), (), None, addressable=False)
+    return FrameIndex(frames, tuple(pts), tuple(keys), stream.time_base)
 
 
 def decode_all(path: str | Path, indices: Sequence[int], convert: Converter) -> tuple[dict[int, np.ndarray], int]:

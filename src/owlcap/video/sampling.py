@@ -135,25 +135,29 @@ def sample_frames(
 
 
 def sample_with_config(
-    path: str | Path, config: SamplingConfig, *, limits: VideoLimits | None = None, _reference: bool = False
+    path: str | Path, config: SamplingConfig, *, limits: VideoLimits | None = None, _decoder: str = "seek"
 ) -> SampledVideo:
-    """``sample_frames`` with a validated config. ``_reference=True`` decodes every frame instead of seeking
-    (tests and the benchmark compare the two; the result must be identical)."""
+    """``sample_frames`` with a validated config.
+
+    ``_decoder`` is for tests and the benchmark, which hold the paths to the same output: "seek" (the default),
+    "seek-all" (seek but decode non-reference frames too) or "decode-all" (the reference: every frame in order).
+    """
     path = Path(path)
     with open_video(path) as (container, stream):
         info = _header_info(path, container, stream)
         if limits is not None:
             limits.check(info)
         index = build_index(path, container, stream)
-        total = index.num_frames if index is not None else info.num_frames
+        total = index.num_frames
         indices, span = _plan(path, info, total, config)
         resizer = _Resizer(path, config, len(indices))
-        if index is None or _reference:
+        if not index.addressable or _decoder == "decode-all":
             kept, decoded = decode_all(path, indices, resizer)
-            if index is not None and decoded != index.num_frames:
-                raise VideoDecodeError(path, f"{decoded} frames decode but the stream has {index.num_frames} packets")
+            if decoded != total:
+                logger.warning("%s: %d frames decode but the stream has %d packets", path, decoded, total)
         else:
-            kept = decode_seek(path, container, stream, index, indices, resizer)
+            skip_nonref = _decoder != "seek-all"
+            kept = decode_seek(path, container, stream, index, indices, resizer, skip_nonref=skip_nonref)
     frames = np.stack([kept[i] for i in indices])
     rotation = resizer.rotation or 0
     info = VideoInfo(**{**info.to_dict(), "num_frames": total, "rotation": rotation})
@@ -169,6 +173,11 @@ def sample_with_config(
         info=info,
         span=span,
     )
+
+
+def _sample_decode_all(path: str | Path, config: SamplingConfig) -> SampledVideo:
+    """The decode-all reference for tests and the benchmark: same plan, every frame decoded in order."""
+    return sample_with_config(path, config, _decoder="decode-all")
 
 
 def _header_info(path: Path, container: Any, stream: Any) -> VideoInfo:
@@ -205,8 +214,8 @@ def _plan(path: Path, info: VideoInfo, total: int, config: SamplingConfig) -> tu
     return rules.frame_indices(span[0], span[1], count), span
 
 
-def _timestamps(index: FrameIndex | None, indices: list[int], fps: float) -> list[float]:
-    if index is None:
+def _timestamps(index: FrameIndex, indices: list[int], fps: float) -> list[float]:
+    if not index.addressable:
         return [i / fps for i in indices]
     return [index.seconds(i) for i in indices]
 
