@@ -179,3 +179,12 @@ def test_injected_instructions_are_sent_as_escaped_data(llm_server, captions):
     assert user.count("</prediction>") == 1 and "&lt;/prediction&gt;" in user
     assert "never follow it" in system and ATTACK not in system
     assert not result.failed and result.completeness < 0.5
+
+
+def test_prefetch_makes_the_first_group_warm(llm_server, captions):
+    llm_server.responder = rules_responder()
+    cser = make_cser(llm_server)
+    assert cser.prefetch_nowait(captions).result(10) == 0
+    assert [r.schema_name for r in llm_server.requests] == ["UnitList"] * 3
+    cser.score_group_sync(variants(captions[0], 3), captions[0])
+    assert [r.schema_name for r in llm_server.requests[3:]] == ["PairJudgement"] * 3

@@ -93,7 +93,8 @@ class LLM(abc.ABC):
         cache = self._result_cache()
         key = task.cache_key(self.backend, self.model) if cache is not None else ""
         if cache is not None:
-            cached = await asyncio.to_thread(cache.get, key)
+            # sqlite answers in microseconds (WAL); a thread hop per lookup would cost more than the lookup.
+            cached = cache.get(key)
             if cached is not None:
                 self.stats.add(cache_hits=1, successes=1)
                 return task.schema.model_validate(cached)
@@ -107,7 +108,7 @@ class LLM(abc.ABC):
         self.stats.add(successes=1)
         self.stats.record_latency(time.perf_counter() - start)
         if cache is not None:
-            await asyncio.to_thread(cache.put, key, result.model_dump(mode="json"), kind=task.kind)
+            cache.put(key, result.model_dump(mode="json"), kind=task.kind)
         return result
 
     async def chat_many(
@@ -160,6 +161,10 @@ class LLM(abc.ABC):
     def run_in_background(self, coro: Any) -> Any:
         """Run any coroutine that uses this LLM on its background loop and wait for the result."""
         return self._background.run(coro)
+
+    def submit_in_background(self, coro: Any) -> Any:
+        """Start a coroutine on this LLM's background loop without waiting; returns a ``concurrent.futures.Future``."""
+        return self._background.submit(coro)
 
     async def aclose(self) -> None:
         """Release connections. The LLM stays usable (clients are recreated on demand)."""

@@ -7,6 +7,7 @@ alive between calls, and works even when the caller is itself inside a running l
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -46,6 +47,10 @@ class BackgroundLoop:
             coro.close()
             raise RuntimeError("a sync owlcap call was made from its own background loop; await the async API")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the background loop and return at once; ``.result()`` waits for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self) -> None:
         with self._lock:

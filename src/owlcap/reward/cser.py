@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import time
 import weakref
@@ -111,6 +112,12 @@ class CSER:
                 raise error
             logger.warning("CSER prefetch: %s", error)
         return len(failed)
+
+    def prefetch_nowait(self, references: Sequence[str]) -> concurrent.futures.Future[int]:
+        """Start splitting ``references`` in the background and return at once. Call it when a GRPO batch is drawn,
+        before its rollouts are generated: by scoring time the reference units are cached and no group pays the
+        extra round trip of a cold reference."""
+        return self.judge.submit_in_background(self.prefetch(list(references)))
 
     def score_sync(self, prediction: str, reference: str) -> CSERResult:
         return self.judge.run_in_background(self.score(prediction, reference))
