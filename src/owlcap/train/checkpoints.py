@@ -1,0 +1,55 @@
+"""Resuming from a Trainer checkpoint without silently losing the model weights.
+
+The trap (transformers 5.20, seen on Qwen2.5-VL; reported upstream as QwenLM/Qwen3-VL#1763 and
+modelscope/ms-swift#7947): ``save_pretrained`` writes checkpoints in the model's original key layout
+(``visual.*``, ``model.layers.*``) for backward compatibility, but ``Trainer._load_from_checkpoint`` reads them back
+with a plain ``load_state_dict(strict=False)`` that knows nothing of that mapping. Every key misses, a warning is
+logged, and training "resumes" from the base weights with the restored optimizer state: the loss jumps back up.
+
+:class:`CheckpointWeightsMixin` fixes the plain (single-device / DDP) path by loading the checkpoint with
+``from_pretrained`` (which applies the key mapping) and copying it in strictly. DeepSpeed and FSDP checkpoints keep
+their own loaders (their state files hold the live module keys), and PEFT checkpoints hold only adapters, which
+PEFT loads itself. Mix it in before the TRL trainer: ``class MyTrainer(CheckpointWeightsMixin, SFTTrainer)``.
+The GRPO trainer needs it for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def has_full_weights(checkpoint: str | Path) -> bool:
+    """True when ``checkpoint`` holds a whole model (not only an adapter or a sharded-engine state)."""
+    folder = Path(checkpoint)
+    return (folder / "config.json").is_file() and any((folder / name).is_file() for name in _WEIGHT_FILES)
+
+
+def load_checkpoint_weights(model, checkpoint: str | Path) -> None:
+    """Copy the weights saved in ``checkpoint`` into ``model``; every parameter must be found (strict)."""
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    reference = type(model).from_pretrained(str(checkpoint), dtype=dtype)
+    with torch.no_grad():
+        model.load_state_dict(reference.state_dict(), strict=True)
+    del reference
+    logger.info("model weights restored from %s", checkpoint)
+
+
+class CheckpointWeightsMixin:
+    """Trainer mixin: resume loads full-model checkpoints through ``from_pretrained`` (see the module docstring)."""
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        from peft import PeftModel
+
+        target = self.model if model is None else model
+        plain = not (self.is_fsdp_enabled or self.is_deepspeed_enabled or isinstance(target, PeftModel))
+        if plain and has_full_weights(resume_from_checkpoint):
+            load_checkpoint_weights(target, resume_from_checkpoint)
+            return
+        super()._load_from_checkpoint(resume_from_checkpoint, model)

@@ -1,0 +1,245 @@
+"""Supervised fine-tuning of a video MLLM on HMD captions: the recipe, top to bottom.
+
+``owlcap train sft configs/sft/qwen2_5_vl_7b.yaml [--key value ...]`` (or ``accelerate launch -m owlcap.cli.main
+train sft ...`` on several GPUs) runs :func:`run_sft`:
+
+1. build TRL's ``SFTConfig`` first (under DeepSpeed ZeRO-3 the model must be loaded after it exists);
+2. load the model and processor, and apply the tuning plan (full with frozen parts, or a LoRA config);
+3. read HMD records / SFT conversations into a dataset; bad lines are logged and skipped;
+4. the video collator decodes with ``owlcap.video`` (same sampler as captioning and evaluation), masks labels to
+   the caption, and skips + counts videos that fail to decode;
+5. train with ``SFTTrainer``, resuming from the newest checkpoint when asked (default ``auto``: a re-run resumes);
+6. save the final model with its processor in ``output_dir`` (LoRA: adapter in ``output_dir/adapter`` and, by
+   default, the merged model in ``output_dir``), so ``owlcap caption --model OUTPUT_DIR`` uses it.
+
+Why TRL's ``SFTTrainer`` rather than plain ``transformers.Trainer``: its loss runs a fused, chunked LM head (no
+``(batch, seq, vocab)`` logits: long captions over thousands of video tokens fit), it logs token accuracy and
+entropy, and it owns the PEFT wiring (ZeRO-3 adapter dtypes, input gradients under checkpointing). Its own
+vision collator handles images only, so we pass ours and tell it to skip dataset preparation.
+
+The one subclass, :class:`VideoSFTTrainer`, does two named things, each tested in ``tests/train/test_sft.py``:
+
+* ``log`` (the hook ``Trainer.log`` documents for this) adds the data counters (videos decoded/skipped, examples
+  too long, ...), summed over ranks, to every log record, so TensorBoard/W&B and ``log_history`` show them;
+* :class:`~owlcap.train.checkpoints.CheckpointWeightsMixin` makes resume restore the model weights: transformers
+  5.20 saves Qwen2.5-VL checkpoints in the legacy key layout and its resume path cannot read them back, so a
+  resumed run would silently restart from the base weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trl import SFTConfig, SFTTrainer
+
+from owlcap.config import load_config
+from owlcap.errors import ConfigError
+from owlcap.models.inputs import vision_factor
+from owlcap.train.checkpoints import CheckpointWeightsMixin
+from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
+from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.sft_config import SFTRunConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SFTResult:
+    """What a run did: where the model is, how far it got, and what the data counters say."""
+
+    output_dir: str
+    final_model: str
+    adapter: str | None
+    global_step: int
+    train_loss: float | None
+    resumed_from: str | None
+    trainable_parameters: int
+    total_parameters: int
+    bad_lines: int
+    data: dict[str, int] = field(default_factory=dict)
+
+
+class VideoSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
+    """``SFTTrainer`` whose logs carry the video data counters and whose resume restores the model weights."""
+
+    def __init__(self, *args, data_counters: DataCounters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data_counters = data_counters
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        import torch
+
+        # Every rank calls log() at the same steps, so the sum below is a matched collective.
+        counts = self.data_counters.snapshot()
+        local = torch.tensor(list(counts.values()), dtype=torch.long, device=self.accelerator.device)
+        total = self.accelerator.reduce(local, reduction="sum") if self.accelerator.num_processes > 1 else local
+        logs.update({f"data/{name}": int(value) for name, value in zip(counts, total.tolist(), strict=True)})
+        super().log(logs, start_time)
+
+
+def run_sft(config_path: str | Path | None, overrides: list[str] | None = None, **kwargs: Any) -> SFTResult:
+    """Entry point of ``owlcap train sft CONFIG [--key value ...]``."""
+    return train_sft(load_config(SFTRunConfig, config_path, overrides), **kwargs)
+
+
+def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResult:
+    """Run SFT as configured; ``callbacks`` are extra ``transformers.TrainerCallback``\\ s (monitoring, tests)."""
+    args = build_sft_args(config)
+    if not args.should_log:
+        logging.getLogger("owlcap").setLevel(logging.WARNING)  # rank 0 speaks for everyone
+    model, processor = load_training_model(config.model)
+    peft_config = prepare_model(model, config.model)
+
+    train_dataset, bad_lines = load_caption_dataset(
+        config.data.train_files,
+        video_root=config.data.video_root,
+        check_files=config.data.check_files,
+        max_examples=config.data.max_examples,
+    )
+    eval_dataset = None
+    if config.data.eval_files:
+        eval_dataset, eval_bad = load_caption_dataset(config.data.eval_files, video_root=config.data.video_root)
+        bad_lines += eval_bad
+    for error in bad_lines[:20]:
+        logger.warning("skipped data line: %s", error)
+    logger.info("%d training examples (%d bad lines skipped)", len(train_dataset), len(bad_lines))
+
+    counters = DataCounters()
+    collator = VideoCaptionCollator(
+        processor,
+        config.data.sampling.model_copy(update={"factor": vision_factor(processor)}),
+        default_prompt=config.data.prompt,
+        default_system=config.data.system,
+        max_length=config.data.max_length,
+        counters=counters,
+    )
+    trainer = VideoSFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        data_collator=collator,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        data_counters=counters,
+    )
+    params = count_parameters(trainer.model)
+    logger.info("%s (%s tuning)", params, config.model.tuning)
+
+    resume = resolve_resume(config)
+    output = trainer.train(resume_from_checkpoint=resume)
+    final_model, adapter = save_final_model(trainer, config)
+    result = SFTResult(
+        output_dir=config.output_dir,
+        final_model=final_model,
+        adapter=adapter,
+        global_step=trainer.state.global_step,
+        train_loss=getattr(output, "training_loss", None),
+        resumed_from=resume,
+        trainable_parameters=params.trainable,
+        total_parameters=params.total,
+        bad_lines=len(bad_lines),
+        data=counters.snapshot(),
+    )
+    if trainer.is_world_process_zero():
+        Path(config.output_dir, "sft_result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+        logger.info("SFT done: %s", json.dumps(asdict(result)))
+    return result
+
+
+def build_sft_args(config: SFTRunConfig) -> SFTConfig:
+    """TRL ``SFTConfig`` from the run config, with the settings the video collator needs."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else config.bf16
+    if bf16 and not cuda:
+        raise ConfigError("bf16: true needs a CUDA GPU; set bf16: auto (or false) to train in fp32 on CPU")
+    if "wandb" in config.report_to and importlib.util.find_spec("wandb") is None:
+        raise ConfigError("report_to has wandb but wandb is not installed: pip install 'owlcap[wandb]', or drop it")
+    fields = {
+        name: getattr(config, name)
+        for name in (
+            "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size",
+            "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
+            "max_grad_norm", "optim", "seed", "gradient_checkpointing", "logging_steps", "run_name", "save_steps",
+            "save_total_limit",
+        )
+    }
+    evaluation = {"eval_strategy": "steps", "eval_steps": config.eval_steps} if config.eval_steps else {}
+    return SFTConfig(
+        **fields,
+        **evaluation,
+        bf16=bf16,
+        report_to=list(config.report_to) or "none",
+        save_strategy="steps",
+        logging_first_step=True,
+        # The dataset holds paths and captions; the collator makes every model input, so nothing is pre-tokenized,
+        # truncated or dropped by TRL, and the columns must reach the collator untouched.
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=None,
+        label_names=["labels"],
+        dataloader_num_workers=config.data.num_workers,
+        **({"dataloader_pin_memory": cuda} | config.trl_args),
+    )
+
+
+def resolve_resume(config: SFTRunConfig) -> str | None:
+    """The checkpoint to resume from: ``auto`` = newest in ``output_dir`` (or none yet), a path, or ``None``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    choice = config.resume_from_checkpoint
+    output = Path(config.output_dir)
+    if choice is None:
+        if output.is_dir() and get_last_checkpoint(str(output)):
+            logger.warning("%s holds checkpoints but resume_from_checkpoint is null: starting over", output)
+        return None
+    if choice == "auto":
+        last = get_last_checkpoint(str(output)) if output.is_dir() else None
+        if last:
+            logger.info("resuming from %s", last)
+        return last
+    if not Path(choice).is_dir():
+        raise ConfigError(f"resume_from_checkpoint: {choice} is not a checkpoint folder (use auto, a path, or null)")
+    return choice
+
+
+def save_final_model(trainer: SFTTrainer, config: SFTRunConfig) -> tuple[str, str | None]:
+    """Save the trained model with its processor; returns ``(model_dir, adapter_dir or None)``.
+
+    LoRA adapters are saved by the trainer (which gathers ZeRO-3 shards), then merged into a fresh copy of the base
+    model on the main process, so the merge never touches partitioned weights.
+    """
+    from peft import PeftModel
+
+    output = Path(config.output_dir)
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    unwrapped.config.use_cache = True  # training turned the KV cache off; generation wants it back
+    if not isinstance(unwrapped, PeftModel):
+        trainer.save_model(str(output))
+        return str(output), None
+    adapter = output / "adapter"
+    trainer.save_model(str(adapter))
+    if config.merge_lora and trainer.is_world_process_zero():
+        merge_lora_adapter(config, adapter, output)
+    trainer.accelerator.wait_for_everyone()
+    return (str(output) if config.merge_lora else str(adapter)), str(adapter)
+
+
+def merge_lora_adapter(config: SFTRunConfig, adapter: Path, output: Path) -> None:
+    """Load the base model, apply the adapter, merge it, and save a plain model + processor to ``output``."""
+    from peft import PeftModel
+
+    base, processor = load_training_model(config.model)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.config.use_cache = True
+    merged.save_pretrained(str(output))
+    processor.save_pretrained(str(output))
+    logger.info("merged LoRA adapter %s into %s", adapter, output)
