@@ -210,3 +210,19 @@ def test_video_url_transport_sends_the_file(llm_server, tmp_path):
     part = llm_server.requests[0].body["messages"][1]["content"][0]
     assert part["type"] == "video_url"
     assert part["video_url"]["url"].startswith("data:video/mp4;base64,")
+
+
+def test_a_real_sampled_video_goes_out_frame_by_frame(llm_server, hmd_videos):
+    from owlcap.video import sample_frames
+
+    video = sample_frames(hmd_videos[0], nframes=4, min_pixels=28 * 28, max_pixels=28 * 28 * 16)
+    llm_server.push('{"verdicts": ["yes"]}', '{"verdicts": ["yes"]}')
+    judge = from_spec(llm_server.spec(), fast_llm_config(cache=False))
+    task = verify_video_task(["A woman stands at a blackboard."], video)
+    assert asyncio.run(judge.run(task)).verdicts == ["yes"]
+    parts = llm_server.requests[0].body["messages"][1]["content"]
+    assert sum(p["type"] == "image_url" for p in parts) == len(video.frames) == 4
+    url_judge = from_spec(llm_server.spec(), fast_llm_config(cache=False, video_transport="video_url"))
+    asyncio.run(url_judge.run(task))  # the SampledVideo knows its file
+    assert llm_server.requests[1].body["messages"][1]["content"][0]["type"] == "video_url"
+    assert task.inputs["video"] == verify_video_task(["x"], video).inputs["video"], "frames digest is stable"
