@@ -220,6 +220,9 @@ def save_final_model(trainer: SFTTrainer, config: SFTRunConfig) -> tuple[str, st
     from peft import PeftModel
 
     output = Path(config.output_dir)
+    if trainer.is_fsdp_enabled:
+        # Checkpoints stay sharded (fast, resumable); the final model must be one ordinary checkpoint.
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     unwrapped.config.use_cache = True  # training turned the KV cache off; generation wants it back
     if not isinstance(unwrapped, PeftModel):
