@@ -12,7 +12,7 @@ reference, groups of G distinct predictions (subsets and mixes of the sample cap
 - ``official``: the released protocol, one request per prediction re-splitting both captions, run sequentially.
 
 "cold" is a group whose reference was never seen (empty cache); "warm" a new group of predictions for a reference
-already split. Figures are means per group; the last line is one JSON object with the headline figures.
+already split. Figures are medians per group; the last line is one JSON object with the headline figures.
 """
 
 from __future__ import annotations
@@ -80,25 +80,29 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     rows: dict[str, list[dict[str, float]]] = {}
     with LoopbackLLMServer(rules_responder(), slots=args.slots, delay_s=args.delay) as server:
         for protocol in ("fused", "separate", "official"):
-            with tempfile.TemporaryDirectory() as cache_dir:
-                # The on-disk cache stays on (it holds the reference units); predictions never repeat, so they
-                # never hit it.
-                config = LLMConfig(concurrency=64, cache_path=Path(cache_dir) / "judge.sqlite")
-                cser = CSER(from_spec(server.spec(), config), CSERConfig(protocol=protocol))
-                # Untimed warm-up: the HTTP client and its first connection, as in a long-running trainer.
-                await cser.judge.chat([{"role": "user", "content": "ping"}])
-                for index, reference in enumerate(captions):
-                    others = captions[:index] + captions[index + 1 :]
-                    for phase, seed in (("cold", 2 * index), ("warm", 2 * index + 1)):
-                        preds = predictions(reference, others, args.group, seed)
-                        rows.setdefault(f"{protocol}/{phase}", []).append(await measure(cser, preds, reference))
-                await cser.judge.aclose()
-    return {name: {k: statistics.mean(m[k] for m in ms) for k in ms[0]} for name, ms in rows.items()}
+            for repeat in range(args.repeats):
+                # A fresh judge and cache per repeat, so every reference is cold again once.
+                with tempfile.TemporaryDirectory() as cache_dir:
+                    # The on-disk cache stays on (it holds the reference units); predictions never repeat, so
+                    # they never hit it.
+                    config = LLMConfig(concurrency=64, cache_path=Path(cache_dir) / "judge.sqlite")
+                    cser = CSER(from_spec(server.spec(), config), CSERConfig(protocol=protocol))
+                    # Untimed warm-up: the HTTP client and its first connection, as in a long-running trainer.
+                    await cser.judge.chat([{"role": "user", "content": "ping"}])
+                    for index, reference in enumerate(captions):
+                        others = captions[:index] + captions[index + 1 :]
+                        for phase in ("cold", "warm"):
+                            seed = 6 * repeat + 2 * index + (phase == "warm")
+                            preds = predictions(reference, others, args.group, seed)
+                            rows.setdefault(f"{protocol}/{phase}", []).append(await measure(cser, preds, reference))
+                    await cser.judge.aclose()
+    # Medians, not means: the machine may be shared, and one slow group should not move the figures.
+    return {name: {k: statistics.median(m[k] for m in ms) for k in ms[0]} for name, ms in rows.items()}
 
 
 def report(means: dict[str, dict[str, float]], args: argparse.Namespace) -> dict[str, object]:
     print(f"G={args.group} predictions per group, {args.delay * 1000:.0f} ms per answer, {args.slots} server slots; "
-          f"means per group over {3} references")  # fmt: skip
+          f"medians per group over {args.repeats} x 3 references")  # fmt: skip
     print(f"{'protocol/cache':<18}{'wall s':>9}{'requests':>10}{'prompt chars':>14}{'completion chars':>18}")
     for name, m in means.items():
         print(f"{name:<18}{m['wall_s']:>9.3f}{m['requests']:>10.1f}{m['prompt_chars']:>14.0f}"
@@ -131,6 +135,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8, help="Predictions per GRPO group (G).")
     parser.add_argument("--delay", type=float, default=0.2, help="Seconds the server takes per answer.")
     parser.add_argument("--slots", type=int, default=8, help="Requests the server answers in parallel.")
+    parser.add_argument("--repeats", type=int, default=3, help="Rounds over the 3 references (new ones each time).")
     args = parser.parse_args()
     headline = report(asyncio.run(run(args)), args)
     print(json.dumps(headline))

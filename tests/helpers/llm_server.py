@@ -257,11 +257,6 @@ class LoopbackLLMServer:
             self._kill_at = None
             await self._shutdown(abort=True)
             return False
-        if reply is None:
-            reply = self._respond(record)
-        if reply.disconnect:
-            writer.transport.abort()
-            return False
         if self._semaphore is not None:
             async with self._semaphore:
                 return await self._answer(record, reply, writer)
@@ -274,12 +269,20 @@ class LoopbackLLMServer:
             return Reply.error(500, "no scripted reply left")
         return _as_reply(self.responder(record))
 
-    async def _answer(self, record: RecordedRequest, reply: Reply, writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, record: RecordedRequest, reply: Reply | None, writer: asyncio.StreamWriter) -> bool:
+        """Serve one request in its slot. The responder's own work counts as part of the delay, so a server with
+        ``delay_s`` answers exactly that long after the slot was taken (like a model with a fixed service time)."""
+        started = time.monotonic()
         with self._lock:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            delay = reply.delay_s + self.delay_s
+            if reply is None:
+                reply = self._respond(record)
+            if reply.disconnect:
+                writer.transport.abort()
+                return False
+            delay = max(0.0, reply.delay_s + self.delay_s - (time.monotonic() - started))
             if reply.hang:
                 await self._stopping.wait()
                 return False

@@ -71,7 +71,8 @@ class LLM(abc.ABC):
     ) -> Any:
         """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
 
-        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``extra_body``.
+        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``seed``,
+        ``thinking`` (True/False: Qwen3 ``enable_thinking``), ``structured_output`` and, for servers, ``extra_body``.
         Raises ``JudgeError`` after the retries and repair rounds are spent.
         """
         start = time.perf_counter()

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from owlcap.llm.task import Message
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
+Message = dict[str, Any]
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """``schema.model_json_schema()``, computed once per class (pydantic takes about a millisecond each time).
+    The dict is shared: do not modify it."""
+    return schema.model_json_schema()
 
 
 def strip_think(text: str) -> str:
@@ -63,7 +70,7 @@ def parse_structured(text: str, schema: type[ModelT]) -> ModelT:
 
 def repair_messages(messages: list[Message], answer: str, problem: str, schema: type[BaseModel]) -> list[Message]:
     """The conversation for a repair round: the invalid answer, what is wrong, and the schema to follow."""
-    schema_text = json.dumps(schema.model_json_schema(), ensure_ascii=False)
+    schema_text = json.dumps(json_schema(schema), ensure_ascii=False)
     request = (
         f"Your answer could not be used: {problem}. Reply again with only one JSON object that follows this "
         f"JSON schema, with no other text:\n{schema_text}"
@@ -78,7 +85,7 @@ def response_format(schema: type[BaseModel], mode: str) -> dict | None:
     if mode == "json_object":
         return {"type": "json_object"}
     name = re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64]
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema.model_json_schema()}}
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema(schema)}}
 
 
 def message_chars(messages: list[Message]) -> int:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from owlcap.llm.parsing import json_schema
+
 if TYPE_CHECKING:
     from owlcap.llm.rules_text import TextRules
 
@@ -48,7 +50,7 @@ class Task:
             "kind": self.kind,
             "version": self.version,
             "inputs": self.inputs,
-            "schema": self.schema.model_json_schema(),
+            "schema": json_schema(self.schema),
             "options": self.options,
         }
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
