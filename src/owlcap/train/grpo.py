@@ -120,7 +120,9 @@ class MetricsFileCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        logger.info("step %d: %s", state.global_step, _summary(record))
+        summary = _summary(record)
+        if summary:  # the end-of-training record only has runtimes
+            logger.info("step %d: %s", state.global_step, summary)
 
 
 def _is_number(value) -> bool:
