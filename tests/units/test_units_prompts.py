@@ -28,6 +28,10 @@ class FakeVideo:
     timestamps: list[float]
 
 
+def fake_video() -> FakeVideo:
+    return FakeVideo(np.zeros((2, 4, 4, 3), np.uint8), [0.0, 1.0])
+
+
 def render(task: Task) -> str:
     """The prompt as a reviewer reads it: version, every message's role and text, the schema's name."""
     lines = [f"# {task.kind} {task.version} -> {task.schema.__name__}"]
@@ -42,7 +46,7 @@ def render(task: Task) -> str:
 TASKS = {
     "decompose": lambda: decompose_task(CAPTION),
     "verify_text": lambda: verify_text_task(UNITS, CAPTION),
-    "verify_video": lambda: verify_video_task(UNITS, FakeVideo(np.zeros((2, 4, 4, 3), np.uint8), [0, 1]), video_key="v"),
+    "verify_video": lambda: verify_video_task(UNITS, fake_video(), video_key="clip-1"),
     "judge_pair": lambda: judge_pair_task("A boy throws a red ball.", CAPTION, UNITS),
     "official": lambda: official_task("A boy throws a red ball.", CAPTION, CSERConfig(protocol="official")),
 }

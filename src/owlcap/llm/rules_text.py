@@ -3,8 +3,8 @@
 What it reduces to:
 
 - **Units**: sentences (also where a caption glues them, "explanation.As she"), cut again at ``;``, at
-  ", and" / ", while" / ", as" style clause joints and before a participle (", indicating ..."); a fragment with fewer than ``min_unit_words`` content words is
-  glued back to its neighbour.
+  ", and" / ", while" / ", as" style clause joints and before a participle (", indicating ..."); a fragment with
+  fewer than ``min_unit_words`` content words is glued back to its neighbour.
 - **Support**: a unit is supported by a text when at least ``threshold`` of the unit's content words occur in one
   window of ``window`` consecutive sentences of the text. Words are compared after lower-casing, a small irregular
   form table, a crude suffix stemmer and a small synonym table ("lady" = "woman", "grasp" = "hold").

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ class CSER:
         self.scored = 0
         self.failures = 0
         self._reference_units: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
+        # prefetch_nowait fills the cache from the judge's background loop while scoring reads it from another.
+        self._units_lock = threading.Lock()
         # In-flight reference decompositions, per event loop (a future belongs to one loop).
         self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
             weakref.WeakKeyDictionary()
@@ -138,10 +141,11 @@ class CSER:
         key = " ".join(reference.split())
         if not key:
             raise JudgeError("the reference caption is empty; there is nothing to compare against")
-        cached = self._reference_units.get(key)
-        if cached is not None:
-            self._reference_units.move_to_end(key)
-            return cached
+        with self._units_lock:
+            cached = self._reference_units.get(key)
+            if cached is not None:
+                self._reference_units.move_to_end(key)
+                return cached
         pending = self._pending.setdefault(asyncio.get_running_loop(), {})
         future = pending.get(key)
         if future is None:
@@ -154,9 +158,10 @@ class CSER:
         units = (await self.judge.run(decompose_task(key))).units
         if not units:
             raise JudgeError("the judge found no units in the reference caption")
-        self._reference_units[key] = units
-        while len(self._reference_units) > self.config.reference_cache_size:
-            self._reference_units.popitem(last=False)
+        with self._units_lock:
+            self._reference_units[key] = units
+            while len(self._reference_units) > self.config.reference_cache_size:
+                self._reference_units.popitem(last=False)
         return units
 
     # ------------------------------------------------------------------------------------------- protocols

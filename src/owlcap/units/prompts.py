@@ -32,8 +32,8 @@ action, position, relation or camera movement.
 "The man sits." and "The man waves.".
 - Where you can, reduce an interpretation or summary to the observations it rests on."""
 
-_VERDICT_RULES = """Answer "yes" when the {source} states the unit's fact or clearly implies it (a paraphrase or a more \
-specific statement of the same fact counts); answer "no" when the {source} contradicts it or does not mention it. \
+_VERDICT_RULES = """Answer "yes" when the {source} states the unit's fact or clearly implies it (a paraphrase or a \
+more specific statement of the same fact counts); answer "no" when the {source} contradicts it or does not mention it. \
 Judge each unit against the {source} as a whole, not against a single sentence."""
 
 DECOMPOSE_SYSTEM = f"""You split a video caption into minimal information units.
