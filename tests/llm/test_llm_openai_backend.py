@@ -226,3 +226,13 @@ def test_a_real_sampled_video_goes_out_frame_by_frame(llm_server, hmd_videos):
     asyncio.run(url_judge.run(task))  # the SampledVideo knows its file
     assert llm_server.requests[1].body["messages"][1]["content"][0]["type"] == "video_url"
     assert task.inputs["video"] == verify_video_task(["x"], video).inputs["video"], "frames digest is stable"
+
+
+def test_chat_many_with_messages_and_a_schema(llm_server):
+    llm_server.push(UNITS, Reply.malformed(), Reply.malformed())
+    judge = from_spec(llm_server.spec(), fast_llm_config(cache=False, concurrency=1))
+    messages = [{"role": "user", "content": "Split: A dog runs."}]
+    outcomes = judge.chat_many_sync([messages, messages], UnitList)
+    assert outcomes[0].ok and outcomes[0].value.units[0] == "A dog runs."
+    assert not outcomes[1].ok and "repair" in outcomes[1].error
+    judge.close()

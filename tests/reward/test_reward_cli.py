@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from helpers.judge_responder import rules_responder
 from typer.testing import CliRunner
 
 from owlcap.cli.main import app
@@ -43,3 +44,13 @@ def test_reward_needs_exactly_one_source():
     result = CliRunner().invoke(app, ["reward", "--pred", "x"])
     assert result.exit_code != 0
     assert "--ref" in result.output
+
+
+def test_reward_with_an_http_judge(llm_server, caption):
+    llm_server.responder = rules_responder()
+    for protocol in ("fused", "official"):
+        args = ["reward", "--pred", caption, "--ref", caption, "--judge", llm_server.spec(), "--protocol", protocol]
+        result = CliRunner().invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["cser"] == 2.0
+    assert {r.schema_name for r in llm_server.requests} == {"UnitList", "PairJudgement", None}

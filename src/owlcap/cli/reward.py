@@ -38,6 +38,11 @@ def reward(
     from owlcap.reward import CSER, CSERConfig, count_words, length_reward
     from owlcap.reward.report import score_table, units_table, write_html
 
+    import logging
+
+    # The openai client's transport (httpx2) logs every request at INFO; owlcap counts requests itself.
+    httpx2_logger = logging.getLogger("httpx2")
+    httpx2_logger.setLevel(max(logging.WARNING, logging.getLogger().level))
     prediction, reference = _text(pred, pred_file, "pred"), _text(ref, ref_file, "ref")
     try:
         cser = CSER(judge, CSERConfig(protocol=protocol))

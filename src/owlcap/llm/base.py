@@ -171,6 +171,9 @@ class LLM(abc.ABC):
         """Release connections. The LLM stays usable (clients are recreated on demand)."""
 
     def close(self) -> None:
+        """Close the background loop's connections and stop it, and close the cache. Async users: ``aclose``."""
+        if self._background.started:
+            self._background.run(self.aclose())
         self._background.close()
         if self._cache is not None:
             self._cache.close()

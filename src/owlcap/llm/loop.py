@@ -48,6 +48,10 @@ class BackgroundLoop:
             raise RuntimeError("a sync owlcap call was made from its own background loop; await the async API")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the background loop and return at once; ``.result()`` waits for it."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())

@@ -103,7 +103,11 @@ class CSER:
             for index, result in zip(indices, scored, strict=True):
                 results[index] = result
 
-        await asyncio.gather(*(_group(ref, idx) for ref, idx in groups.items()))
+        if self.config.protocol == "official" and self.config.official_sequential:
+            for reference, indices in groups.items():  # the released reward loops over the whole batch in order
+                await _group(reference, indices)
+        else:
+            await asyncio.gather(*(_group(ref, idx) for ref, idx in groups.items()))
         return results  # type: ignore[return-value]
 
     async def prefetch(self, references: Sequence[str]) -> int:
