@@ -3,7 +3,9 @@
 Concurrent requests are gathered into batches (up to ``hf_batch_size``, waiting at most ``hf_batch_wait_ms`` for
 company) and generated together in a worker thread, one batch at a time, so the event loop stays free. No
 schema-constrained decoding library is a dependency, so structured answers rely on the prompt, then validation and
-``LLM``'s repair rounds. The model loads on first use.
+``LLM``'s repair rounds. The model loads on first use. The ``thinking`` option cannot reach the chat template
+through ``owlcap.models`` (it renders without template kwargs), so a Qwen3 model may think: its ``<think>`` block is
+stripped like any other, at the cost of the tokens.
 
 Message mapping onto ``owlcap.models.VideoRequest``: system messages become the system prompt; the user text is
 the prompt; at most one ``{"type": "video", "video": SampledVideo}`` part is the video. A repair conversation
