@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from rich.console import Console
 from rich.logging import RichHandler
 
 from owlcap import envs
@@ -29,9 +30,10 @@ def _configure(
 ) -> None:
     level = "DEBUG" if verbose else envs.log_level()
     logging.basicConfig(
-        level=level, format="%(message)s", handlers=[RichHandler(show_path=False, rich_tracebacks=False)], force=True
+        level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)], force=True
     )
-    for noisy in ("httpx", "httpcore", "urllib3", "filelock"):
+    # Logs go to stderr so that JSON written to stdout stays machine-readable.
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
