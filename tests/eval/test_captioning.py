@@ -6,7 +6,18 @@ from typer.testing import CliRunner
 from owlcap.cli.main import app
 from owlcap.jsonl import iter_jsonl, read_jsonl
 
-FAST = ["--nframes", "4", "--min-pixels", str(28 * 28), "--max-pixels", str(56 * 84), "--max-new-tokens", "6", "--batch-size", "2"]
+FAST = [
+    "--nframes",
+    "4",
+    "--min-pixels",
+    str(28 * 28),
+    "--max-pixels",
+    str(56 * 84),
+    "--max-new-tokens",
+    "6",
+    "--batch-size",
+    "2",
+]
 
 
 def _caption(args):

@@ -70,5 +70,7 @@ def test_vision_factor_matches_the_patch_grid(tiny_models, family, factor):
 def test_qwen3_generates_on_video(tiny_qwen3, hmd_videos):
     mllm = load_mllm(str(tiny_qwen3))
     clip = sample_frames(hmd_videos[0], nframes=4, min_pixels=32 * 32, max_pixels=64 * 96, factor=mllm.vision_factor)
-    captions = mllm.generate([VideoRequest("Describe this video in detail.", clip)], GenerationOptions(max_new_tokens=5))
+    captions = mllm.generate(
+        [VideoRequest("Describe this video in detail.", clip)], GenerationOptions(max_new_tokens=5)
+    )
     assert len(captions) == 1

@@ -30,7 +30,10 @@ def _configure(
 ) -> None:
     level = "DEBUG" if verbose else envs.log_level()
     logging.basicConfig(
-        level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)], force=True
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)],
+        force=True,
     )
     # Logs go to stderr so that JSON written to stdout stays machine-readable.
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "filelock"):
