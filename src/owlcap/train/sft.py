@@ -71,14 +71,18 @@ class VideoSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
         super().__init__(*args, **kwargs)
         self.data_counters = data_counters
 
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+    def data_totals(self) -> dict[str, int]:
+        """The data counters summed over all ranks (a collective: every rank must call it)."""
         import torch
 
-        # Every rank calls log() at the same steps, so the sum below is a matched collective.
         counts = self.data_counters.snapshot()
         local = torch.tensor(list(counts.values()), dtype=torch.long, device=self.accelerator.device)
         total = self.accelerator.reduce(local, reduction="sum") if self.accelerator.num_processes > 1 else local
-        logs.update({f"data/{name}": int(value) for name, value in zip(counts, total.tolist(), strict=True)})
+        return dict(zip(counts, total.tolist(), strict=True))
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Every rank calls log() at the same steps, so the sum in data_totals() is a matched collective.
+        logs.update({f"data/{name}": value for name, value in self.data_totals().items()})
         super().log(logs, start_time)
 
 
@@ -145,7 +149,7 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
         trainable_parameters=params.trainable,
         total_parameters=params.total,
         bad_lines=len(bad_lines),
-        data=counters.snapshot(),
+        data=trainer.data_totals(),
     )
     if trainer.is_world_process_zero():
         Path(config.output_dir, "sft_result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
@@ -187,7 +191,8 @@ def build_sft_args(config: SFTRunConfig) -> SFTConfig:
         max_length=None,
         label_names=["labels"],
         dataloader_num_workers=config.data.num_workers,
-        **({"dataloader_pin_memory": cuda} | config.trl_args),
+        # use_cpu lets torchrun/accelerate run several CPU processes (gloo); pinning only helps a GPU.
+        **({"dataloader_pin_memory": cuda, "use_cpu": not cuda} | config.trl_args),
     )
 
 
