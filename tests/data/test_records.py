@@ -100,8 +100,10 @@ def test_bad_lines_are_reported_with_file_and_line_and_the_rest_load(tmp_path, v
         {"id": "nocap", "video": "clips/a.mp4"},
         {"id": "missing", "video": "clips/nope.mp4", "caption": "c"},
         {"messages": [{"role": "user", "content": "no video"}, {"role": "assistant", "content": "x"}]},
-        {"messages": [{"role": "user", "content": "<video>a"}, {"role": "assistant", "content": "x"}] * 2,
-         "videos": ["clips/a.mp4"]},
+        {
+            "messages": [{"role": "user", "content": "<video>a"}, {"role": "assistant", "content": "x"}] * 2,
+            "videos": ["clips/a.mp4"],
+        },
         {"messages": [{"role": "robot", "content": "x"}]},
         {"id": "empty", "video": "clips/a.mp4", "caption": ""},
         [1, 2],
@@ -112,8 +114,15 @@ def test_bad_lines_are_reported_with_file_and_line_and_the_rest_load(tmp_path, v
     assert all(isinstance(e, DataError) and e.path == str(path) for e in errors)
     assert [e.line for e in errors] == [2, 3, 4, 5, 6, 7, 8, 9]
     causes = " | ".join(e.cause for e in errors)
-    for expected in ("invalid JSON", "neither an HMD record", "not found", "exactly one video", "single-turn",
-                     "unknown role", "caption"):
+    for expected in (
+        "invalid JSON",
+        "neither an HMD record",
+        "not found",
+        "exactly one video",
+        "single-turn",
+        "unknown role",
+        "caption",
+    ):
         assert expected in causes
     assert str(errors[2]).startswith(f"{path}:4: ")
 

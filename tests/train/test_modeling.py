@@ -74,9 +74,7 @@ def test_lora_adapts_language_model_and_trains_projector(tiny_models, family):
 
 
 def test_lora_with_unfrozen_tower_adapts_vision_blocks_but_not_projector(tiny_models):
-    model, _, config = _load(
-        tiny_models, "qwen3_vl", tuning="lora", freeze_vision_tower=False, freeze_projector=True
-    )
+    model, _, config = _load(tiny_models, "qwen3_vl", tuning="lora", freeze_vision_tower=False, freeze_projector=True)
     lora = prepare_model(model, config)
     assert any(".visual.blocks" in name for name in lora.target_modules)
     assert not any("merger" in name for name in lora.target_modules)

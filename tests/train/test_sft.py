@@ -160,8 +160,15 @@ def test_lora_saves_adapter_and_merged_model(tiny_qwen25, fast_records, tmp_path
     from safetensors.torch import load_file
 
     out = tmp_path / "lora"
-    fields = {"model.tuning": "lora", "model.lora.r": 8, "model.lora.alpha": 16, "model.freeze_vision_tower": True,
-              "max_steps": 3, "save_steps": 100, "learning_rate": 1e-2}
+    fields = {
+        "model.tuning": "lora",
+        "model.lora.r": 8,
+        "model.lora.alpha": 16,
+        "model.freeze_vision_tower": True,
+        "max_steps": 3,
+        "save_steps": 100,
+        "learning_rate": 1e-2,
+    }
     result = run_sft(TINY, _overrides(tiny_qwen25, fast_records, out, **fields))
     assert result.adapter == str(out / "adapter") and result.final_model == str(out)
     assert result.trainable_parameters < result.total_parameters

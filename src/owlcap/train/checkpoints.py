@@ -20,7 +20,12 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 def has_full_weights(checkpoint: str | Path) -> bool:

@@ -99,7 +99,9 @@ def load_training_model(config: TrainModelConfig):
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{config.name_or_path}: cannot load model or processor ({exc})") from exc
     model.config.use_cache = False
-    logger.info("loaded %s for training (%s, %s attention)", config.name_or_path, kwargs["dtype"], kwargs["attn_implementation"])
+    logger.info(
+        "loaded %s for training (%s, %s attention)", config.name_or_path, kwargs["dtype"], kwargs["attn_implementation"]
+    )
     return model, processor
 
 
@@ -169,12 +171,14 @@ def lora_target_modules(model, *, include_vision: bool) -> list[str]:
         dotted = f".{name}."
         if any(marker in dotted for marker in _PROJECTOR_MARKERS):
             continue
-        if any(marker in dotted for marker in _LANGUAGE_MARKERS):
-            names.append(name)
-        elif include_vision and any(marker in dotted for marker in _TOWER_MARKERS):
+        language = any(marker in dotted for marker in _LANGUAGE_MARKERS)
+        tower = any(marker in dotted for marker in _TOWER_MARKERS)
+        if language or (include_vision and tower):
             names.append(name)
     if not names:
-        raise ConfigError(f"{type(model).__name__}: no language-model linear layers found; set model.lora.target_modules")
+        raise ConfigError(
+            f"{type(model).__name__}: no language-model linear layers found; set model.lora.target_modules"
+        )
     return names
 
 

@@ -170,9 +170,23 @@ def build_sft_args(config: SFTRunConfig) -> SFTConfig:
     fields = {
         name: getattr(config, name)
         for name in (
-            "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size",
-            "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
-            "max_grad_norm", "optim", "seed", "gradient_checkpointing", "logging_steps", "run_name", "save_steps",
+            "output_dir",
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+            "learning_rate",
+            "lr_scheduler_type",
+            "warmup_steps",
+            "weight_decay",
+            "max_grad_norm",
+            "optim",
+            "seed",
+            "gradient_checkpointing",
+            "logging_steps",
+            "run_name",
+            "save_steps",
             "save_total_limit",
         )
     }

@@ -19,8 +19,18 @@ from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig
 
 # Set by the recipe itself; a trl_args entry for one of these would silently break the video pipeline.
 _RESERVED_TRL_ARGS = frozenset(
-    {"remove_unused_columns", "dataset_kwargs", "max_length", "packing", "padding_free", "assistant_only_loss",
-     "completion_only_loss", "label_names", "output_dir", "dataloader_num_workers"}
+    {
+        "remove_unused_columns",
+        "dataset_kwargs",
+        "max_length",
+        "packing",
+        "padding_free",
+        "assistant_only_loss",
+        "completion_only_loss",
+        "label_names",
+        "output_dir",
+        "dataloader_num_workers",
+    }
 )
 
 
@@ -64,7 +74,9 @@ class SFTRunConfig(BaseModel):
 
     model: TrainModelConfig = Field(default_factory=TrainModelConfig, description="What to train and how.")
     data: SFTDataConfig = Field(description="Training (and eval) data and video sampling.")
-    output_dir: str = Field("outputs/sft", description="Checkpoints, logs and the final model (owlcap caption --model).")
+    output_dir: str = Field(
+        "outputs/sft", description="Checkpoints, logs and the final model (owlcap caption --model)."
+    )
 
     num_train_epochs: float = Field(1.0, gt=0, description="Passes over the data (our choice).")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = run num_train_epochs.")
@@ -100,11 +112,13 @@ class SFTRunConfig(BaseModel):
         "that checkpoint; null = start fresh.",
     )
     merge_lora: bool = Field(
-        True, description="LoRA: also save the base model with the adapter merged in output_dir (the adapter is "
-        "always saved in output_dir/adapter)."
+        True,
+        description="LoRA: also save the base model with the adapter merged in output_dir (the adapter is "
+        "always saved in output_dir/adapter).",
     )
     trl_args: dict[str, Any] = Field(
-        {}, description="Any other trl.SFTConfig / TrainingArguments field, passed through (e.g. dataloader_pin_memory)."
+        {},
+        description="Any other trl.SFTConfig / TrainingArguments field, passed through (e.g. dataloader_pin_memory).",
     )
 
     @model_validator(mode="after")
