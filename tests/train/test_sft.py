@@ -183,14 +183,17 @@ def test_lora_saves_adapter_and_merged_model(tiny_qwen25, fast_records, tmp_path
 
 
 @pytest.mark.slow
-def test_qwen3_vl_trains_and_saves(tiny_qwen3, fast_records, tmp_path):
+def test_qwen3_vl_trains_evaluates_and_saves(tiny_qwen3, fast_records, tmp_path):
     from transformers import AutoModelForImageTextToText
 
     out = tmp_path / "qwen3"
-    fields = {"max_steps": 2, "save_steps": 100, "per_device_train_batch_size": 3}
+    fields = {"max_steps": 2, "save_steps": 100, "per_device_train_batch_size": 3, "eval_steps": 2}
+    fields |= {"data.eval_files": [str(fast_records)]}
     result = run_sft(TINY, _overrides(tiny_qwen3, fast_records, out, **fields))
     assert result.global_step == 2 and result.train_loss > 0
     assert AutoModelForImageTextToText.from_pretrained(out).config.model_type == "qwen3_vl"
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert any(entry.get("eval_loss", 0) > 0 for entry in history)
 
 
 @pytest.mark.slow

@@ -48,6 +48,29 @@ from owlcap.train.sft_config import SFTRunConfig
 logger = logging.getLogger(__name__)
 
 
+# Run-config fields passed to SFTConfig under the same name.
+_TRAINING_FIELDS = (
+    "output_dir",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "optim",
+    "seed",
+    "gradient_checkpointing",
+    "logging_steps",
+    "run_name",
+    "save_steps",
+    "save_total_limit",
+)
+
+
 @dataclass
 class SFTResult:
     """What a run did: where the model is, how far it got, and what the data counters say."""
@@ -167,47 +190,28 @@ def build_sft_args(config: SFTRunConfig) -> SFTConfig:
         raise ConfigError("bf16: true needs a CUDA GPU; set bf16: auto (or false) to train in fp32 on CPU")
     if "wandb" in config.report_to and importlib.util.find_spec("wandb") is None:
         raise ConfigError("report_to has wandb but wandb is not installed: pip install 'owlcap[wandb]', or drop it")
-    fields = {
-        name: getattr(config, name)
-        for name in (
-            "output_dir",
-            "num_train_epochs",
-            "max_steps",
-            "per_device_train_batch_size",
-            "per_device_eval_batch_size",
-            "gradient_accumulation_steps",
-            "learning_rate",
-            "lr_scheduler_type",
-            "warmup_steps",
-            "weight_decay",
-            "max_grad_norm",
-            "optim",
-            "seed",
-            "gradient_checkpointing",
-            "logging_steps",
-            "run_name",
-            "save_steps",
-            "save_total_limit",
-        )
-    }
-    evaluation = {"eval_strategy": "steps", "eval_steps": config.eval_steps} if config.eval_steps else {}
-    return SFTConfig(
-        **fields,
-        **evaluation,
-        bf16=bf16,
-        report_to=list(config.report_to) or "none",
-        save_strategy="steps",
-        logging_first_step=True,
-        # The dataset holds paths and captions; the collator makes every model input, so nothing is pre-tokenized,
-        # truncated or dropped by TRL, and the columns must reach the collator untouched.
-        remove_unused_columns=False,
-        dataset_kwargs={"skip_prepare_dataset": True},
-        max_length=None,
-        label_names=["labels"],
-        dataloader_num_workers=config.data.num_workers,
+    fields = {name: getattr(config, name) for name in _TRAINING_FIELDS}
+    defaults = {
+        "bf16": bf16,
+        "report_to": list(config.report_to) or "none",
+        "save_strategy": "steps",
+        "logging_first_step": True,
         # use_cpu lets torchrun/accelerate run several CPU processes (gloo); pinning only helps a GPU.
-        **({"dataloader_pin_memory": cuda, "use_cpu": not cuda} | config.trl_args),
-    )
+        "use_cpu": not cuda,
+        "dataloader_pin_memory": cuda,
+    }
+    if config.eval_steps:
+        defaults |= {"eval_strategy": "steps", "eval_steps": config.eval_steps}
+    # The dataset holds paths and captions; the collator makes every model input, so nothing is pre-tokenized,
+    # truncated or dropped by TRL, and the columns must reach the collator untouched (trl_args cannot change these).
+    video = {
+        "remove_unused_columns": False,
+        "dataset_kwargs": {"skip_prepare_dataset": True},
+        "max_length": None,
+        "label_names": ["labels"],
+        "dataloader_num_workers": config.data.num_workers,
+    }
+    return SFTConfig(**(fields | defaults | config.trl_args | video))
 
 
 def resolve_resume(config: SFTRunConfig) -> str | None:
@@ -244,6 +248,7 @@ def save_final_model(trainer: SFTTrainer, config: SFTRunConfig) -> tuple[str, st
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     unwrapped.config.use_cache = True  # training turned the KV cache off; generation wants it back
+    trainer.save_state()  # trainer_state.json (the whole log history) next to the final model
     if not isinstance(unwrapped, PeftModel):
         trainer.save_model(str(output))
         return str(output), None
