@@ -110,6 +110,7 @@ def test_seeking_decodes_only_a_few_frames(hmd_videos, monkeypatch):
 def test_raw_stream_without_timestamps_falls_back_to_decoding_all(raw_h264_video):
     video = sample_frames(raw_h264_video, nframes=4)
     assert video.indices == [0, 24, 48, 72] and video.frames.shape[0] == 4
+    assert video.duration == pytest.approx(73 / video.source_fps)  # no duration in a raw stream: counted
     assert_same(video, _sample_decode_all(raw_h264_video, SamplingConfig(nframes=4)))
 
 

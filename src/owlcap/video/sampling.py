@@ -160,7 +160,8 @@ def sample_with_config(
             kept = decode_seek(path, container, stream, index, indices, resizer, skip_nonref=skip_nonref)
     frames = np.stack([kept[i] for i in indices])
     rotation = resizer.rotation or 0
-    info = VideoInfo(**{**info.to_dict(), "num_frames": total, "rotation": rotation})
+    duration = info.duration or total / info.fps  # raw streams carry no duration
+    info = VideoInfo(**{**info.to_dict(), "num_frames": total, "rotation": rotation, "duration": duration})
     return SampledVideo(
         path=str(path),
         frames=frames,
