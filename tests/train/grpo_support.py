@@ -56,7 +56,9 @@ def load_tiny(model_dir: Path):
     return AutoModelForImageTextToText.from_pretrained(model_dir), AutoProcessor.from_pretrained(model_dir)
 
 
-def make_trainer(model_dir: Path, family: str, rewards, videos, output_dir: Path, *, share: bool = True, **args):
+def make_trainer(
+    model_dir: Path, family: str, rewards, videos, output_dir: Path, *, share: bool = True, prefetch=None, **args
+):
     from owlcap.train.grpo_trainer import VideoGRPOTrainer
 
     model, processor = load_tiny(model_dir)
@@ -68,6 +70,7 @@ def make_trainer(model_dir: Path, family: str, rewards, videos, output_dir: Path
         processing_class=processor,
         video_sampler=tiny_sampling(family),
         share_video_encoding=share,
+        prefetch=prefetch,
     )
 
 

@@ -10,7 +10,7 @@ from helpers.fixtures import llm_server  # noqa: F401
 from helpers.judge_responder import rules_responder
 from helpers.llm_server import Reply
 
-from owlcap.train.grpo import run_grpo
+from owlcap.train.grpo import reference_prefetch, run_grpo
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,9 @@ def test_k_steps_with_the_rules_judge_log_every_metric(tiny_models, samples_dir,
     assert [record["step"] for record in steps] == [1, 2, 3]
     for key in LOGGED:
         assert all(key in record for record in steps), key
-    assert any("step 3:" in record.getMessage() and "cser/correctness=" in record.getMessage() for record in caplog.records)
+    assert any(
+        "step 3:" in record.getMessage() and "cser/correctness=" in record.getMessage() for record in caplog.records
+    )
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "processor_config.json").is_file()
 
 
@@ -92,3 +94,19 @@ def test_training_goes_on_when_the_judge_server_fails(tiny_qwen25, samples_dir, 
     assert any("judge failures" in record.getMessage() for record in caplog.records)
     statuses = {request.status for request in llm_server.requests}
     assert 500 in statuses and 200 in statuses
+
+
+def test_reference_prefetch_starts_each_distinct_reference_once():
+    started = []
+
+    class FakeCSER:
+        def prefetch_nowait(self, references):
+            started.append(references)
+
+    class FakeCSERReward:
+        cser = FakeCSER()
+
+    assert reference_prefetch([lambda completions, **kw: []]) is None  # no CSER reward: nothing to prefetch
+    prefetch = reference_prefetch([FakeCSERReward(), lambda completions, **kw: []])
+    prefetch([{"caption": "A."}, {"caption": "A."}, {"caption": "B."}])
+    assert started == [["A.", "B."]]

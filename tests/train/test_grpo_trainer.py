@@ -93,7 +93,9 @@ def test_vision_special_tokens_are_never_generated(tiny_qwen25, hmd_videos, tmp_
     # Why it matters: with TRL's own suppression (the image pad only) a sampled <|video_pad|> breaks the loss.
     stock = make_trainer(tiny_qwen25, "qwen2_5_vl", [record], hmd_videos[:2], tmp_path / "stock")
     _boost_vision_tokens(stock)
-    stock.generation_config.suppress_tokens = stock.generation_kwargs["suppress_tokens"] = [stock.model.config.image_token_id]
+    stock.generation_config.suppress_tokens = stock.generation_kwargs["suppress_tokens"] = [
+        stock.model.config.image_token_id
+    ]
     with pytest.raises(ValueError, match="do not match"):
         stock.train()
 
@@ -130,3 +132,15 @@ def test_an_undecodable_video_costs_its_group_only(tiny_qwen25, hmd_videos, tmp_
     assert logged["video/decode_failures"] == 1
     assert logged["rewards/unscorable_share"] == pytest.approx(0.5)
     assert trainer.state.global_step == 1
+
+
+def test_prefetch_gets_each_generation_batch_before_generation(tiny_qwen25, hmd_videos, tmp_path):
+    seen = []
+    trainer = make_trainer(
+        tiny_qwen25, "qwen2_5_vl", [distinct_chars], hmd_videos[:2], tmp_path, max_steps=2,
+        prefetch=lambda rows: seen.append((len(calls.videos_per_call), [row["caption"] for row in rows])),
+    )  # fmt: skip
+    calls = VisionCalls(trainer.model)
+    trainer.train()
+    assert [encoded for encoded, _ in seen] == [0, 2]  # before each step's generation encoded anything
+    assert all(len(captions) == 4 for _, captions in seen)

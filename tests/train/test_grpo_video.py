@@ -78,7 +78,9 @@ def test_shared_encoding_gives_the_per_row_logits(tiny, family, hmd_videos):
     with torch.no_grad():
         expected = model(**reference_inputs).logits
         features = encode_videos(model, plan, shared=True)
-        shared = model(input_ids=ids, attention_mask=mask, **forward_kwargs(features, plan, ids, model.config.video_token_id))
+        shared = model(
+            input_ids=ids, attention_mask=mask, **forward_kwargs(features, plan, ids, model.config.video_token_id)
+        )
     torch.testing.assert_close(shared.logits, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -102,7 +104,9 @@ def test_generation_with_shared_encoding_matches_per_row(tiny, family, hmd_video
     plan = VideoPlan.from_rows(builder.build(rows).videos)
     settings = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": processor.tokenizer.pad_token_id}
     calls = []
-    handle = model.model.visual.register_forward_hook(lambda m, a, kw, out: calls.append(kw["grid_thw"].shape[0]), with_kwargs=True)
+    handle = model.model.visual.register_forward_hook(
+        lambda m, a, kw, out: calls.append(kw["grid_thw"].shape[0]), with_kwargs=True
+    )
     with torch.no_grad():
         expected = model.generate(**inputs, **settings)
         shared_inputs = dict(inputs) | {"pixel_values_videos": plan.pixel_values(shared=True)}

@@ -45,15 +45,17 @@ def train_grpo(config: GRPORunConfig):
     processor.tokenizer.padding_side = "left"  # TRL generates from left-padded prompts
     sampling = config.data.sampling.model_copy(update={"factor": vision_factor(processor)})
     dataset = build_dataset(config)
+    reward_funcs = build_reward_funcs(config)
     trainer = VideoGRPOTrainer(
         model,
-        build_reward_funcs(config),
+        reward_funcs,
         args,
         dataset,
         processing_class=processor,
         video_sampler=sampling,
         share_video_encoding=config.share_video_encoding,
         decode_workers=config.data.decode_workers,
+        prefetch=reference_prefetch(reward_funcs),
         peft_config=peft_config,
         callbacks=[MetricsFileCallback(Path(config.output_dir) / "metrics.jsonl")],
     )
@@ -94,6 +96,20 @@ def build_reward_funcs(config: GRPORunConfig) -> list:
     return funcs
 
 
+def reference_prefetch(reward_funcs):
+    """Start splitting a batch's reference captions into units while its completions are generated (CSER only)."""
+    cser_funcs = [func for func in reward_funcs if hasattr(func, "cser")]
+    if not cser_funcs:
+        return None
+
+    def prefetch(rows) -> None:
+        references = list(dict.fromkeys(str(row[REFERENCE_COLUMN]) for row in rows))
+        for func in cser_funcs:
+            func.cser.prefetch_nowait(references)  # failures are logged by CSER and retried at scoring time
+
+    return prefetch
+
+
 def resume_checkpoint(config: GRPORunConfig) -> str | None:
     """``auto``: the newest ``checkpoint-N`` in ``output_dir`` (a re-run resumes), else none; or the given path."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -130,8 +146,18 @@ def _is_number(value) -> bool:
 
 
 _SUMMARY_KEYS = (
-    "reward", "reward_std", "frac_reward_zero_std", "rewards/cser/mean", "cser/correctness", "cser/completeness",
-    "rewards/length/mean", "cser/failures", "cser/latency_s", "completions/mean_length", "loss", "kl",
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "rewards/cser/mean",
+    "cser/correctness",
+    "cser/completeness",
+    "rewards/length/mean",
+    "cser/failures",
+    "cser/latency_s",
+    "completions/mean_length",
+    "loss",
+    "kl",
 )
 
 

@@ -1,4 +1,4 @@
-"""The GRPO run config: one YAML file (``configs/grpo/*.yaml``), overridable as ``--key value`` / ``--reward.key value``.
+"""The GRPO run config: one YAML file (``configs/grpo/*.yaml``), overridable as ``--key value`` / ``--reward.key v``.
 
 Training fields sit at the top level, as in TRL's ``GRPOConfig`` (``--beta 0.0``); the model, the data and the reward
 have their own sections. Defaults are the released OwlCap GRPO code's: G = 8 completions per video, completions up to
@@ -26,8 +26,15 @@ PAPER_JUDGE = "openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1"
 
 # Set by the recipe or the trainer; a trl_args entry for one of these would silently break the video pipeline.
 _RESERVED_TRL_ARGS = frozenset(
-    {"remove_unused_columns", "output_dir", "reward_weights", "generation_kwargs", "dataloader_num_workers",
-     "model_init_kwargs", "vllm_mode"}
+    {
+        "remove_unused_columns",
+        "output_dir",
+        "reward_weights",
+        "generation_kwargs",
+        "dataloader_num_workers",
+        "model_init_kwargs",
+        "vllm_mode",
+    }
 )
 
 
@@ -118,7 +125,9 @@ class GRPORunConfig(BaseModel):
     importance_sampling_level: Literal["token", "sequence"] = Field(
         "token", description="Importance ratios per token (GRPO) or per sequence (GSPO)."
     )
-    mask_truncated_completions: bool = Field(False, description="Leave completions cut at the length limit out of the loss.")
+    mask_truncated_completions: bool = Field(
+        False, description="Leave completions cut at the length limit out of the loss."
+    )
     share_video_encoding: bool = Field(
         True, description="Encode each distinct video once per forward pass, shared by its G completions."
     )
@@ -212,12 +221,37 @@ class GRPORunConfig(BaseModel):
 
 
 _TRL_FIELDS = (
-    "num_generations", "max_completion_length", "temperature", "top_p", "beta", "loss_type", "scale_rewards",
-    "epsilon", "epsilon_high", "num_iterations", "importance_sampling_level", "mask_truncated_completions",
-    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
-    "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "seed", "gradient_checkpointing",
-    "use_vllm", "vllm_gpu_memory_utilization", "logging_steps", "report_to", "run_name", "log_completions",
-    "save_steps", "save_total_limit",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "top_p",
+    "beta",
+    "loss_type",
+    "scale_rewards",
+    "epsilon",
+    "epsilon_high",
+    "num_iterations",
+    "importance_sampling_level",
+    "mask_truncated_completions",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "seed",
+    "gradient_checkpointing",
+    "use_vllm",
+    "vllm_gpu_memory_utilization",
+    "logging_steps",
+    "report_to",
+    "run_name",
+    "log_completions",
+    "save_steps",
+    "save_total_limit",
 )
 
 

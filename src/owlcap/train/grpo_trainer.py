@@ -10,7 +10,8 @@ exists for one named reason and has a test in ``tests/train/test_grpo_trainer.py
 ``_generate_and_score_completions``
     decodes each distinct video of the generation batch once, makes the rows' videos visible to the methods below
     for the duration of the call, and attaches them (one shared object per video) to the buffered batch so TRL's
-    shuffle/split carries them to ``compute_loss``.
+    shuffle/split carries them to ``compute_loss``. It first hands the rows to ``prefetch`` (if given), so a judge
+    can split the reference captions while the completions are being generated.
 ``_tokenize_prompts``
     prompt ids come from the processor with the video placeholders expanded (TRL would tokenize without frames).
 ``_generate_single_turn``
@@ -33,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -65,6 +67,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         share_video_encoding: encode each distinct video once per forward pass (default). ``False`` encodes it
             once per completion, as per-row pixel values would; kept for the benchmark and for comparison.
         decode_workers: threads decoding the distinct videos of a generation batch.
+        prefetch: called with the generation batch's rows before generation starts; must not block (the recipe
+            starts CSER's reference decomposition in the background with it).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_sampler,
         share_video_encoding: bool = True,
         decode_workers: int = 2,
+        prefetch: Callable[[list[dict[str, Any]]], Any] | None = None,
         **kwargs: Any,
     ):
         if trl.__version__ != TRL_VERSION:
@@ -101,6 +106,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             raise ConfigError("VideoGRPOTrainer needs a multimodal processor (AutoProcessor), not a tokenizer")
         self.video_prompts = VideoPromptBuilder(processing_class, video_sampler, decode_workers=decode_workers)
         self.share_video_encoding = share_video_encoding
+        self.prefetch = prefetch
         self.video_token_id = int(self.model.config.video_token_id)
         self._prepared: PreparedBatch | None = None  # the current generation batch, while it is being scored
         self._video_plan: VideoPlan | None = None  # the rows' videos of the forward pass being run
@@ -122,6 +128,8 @@ class VideoGRPOTrainer(GRPOTrainer):
     # -- generation batch ------------------------------------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs):
+        if self.prefetch is not None:
+            self.prefetch(inputs)
         if not inputs or "video" not in inputs[0]:
             return super()._generate_and_score_completions(inputs)
         prepared = self.video_prompts.build(inputs, device=self.accelerator.device)
@@ -161,14 +169,18 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         plan = self._video_plan
         if plan is None:
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
         if self.use_vllm:
             from owlcap.train.grpo_vllm import generate_with_videos
 
             return generate_with_videos(self, prompt_ids, self._prepared, plan, num_generations)
         scope = shared_video_features(self.model, plan) if self.share_video_encoding else contextlib.nullcontext()
         with scope:
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
 
     # -- forward passes --------------------------------------------------------------------------------------------
 
@@ -196,7 +208,9 @@ class VideoGRPOTrainer(GRPOTrainer):
                 **multimodal,
             )
         if len(plan) != input_ids.size(0):
-            raise RuntimeError(f"{len(plan)} row videos for {input_ids.size(0)} rows: the batch and its videos diverged")
+            raise RuntimeError(
+                f"{len(plan)} row videos for {input_ids.size(0)} rows: the batch and its videos diverged"
+            )
         with self.accelerator.autocast():
             features = encode_videos(model, plan, shared=self.share_video_encoding)  # once for the whole pass
         batch_size = batch_size or input_ids.size(0)
@@ -204,7 +218,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         for start in range(0, input_ids.size(0), batch_size):
             end = min(start + batch_size, input_ids.size(0))
             ids, mask = input_ids[start:end], attention_mask[start:end]
-            kwargs = forward_kwargs(slice_features(features, start, end), plan.slice(start, end), ids, self.video_token_id)
+            kwargs = forward_kwargs(
+                slice_features(features, start, end), plan.slice(start, end), ids, self.video_token_id
+            )
             if compute_aux_loss:
                 kwargs["output_router_logits"] = True
             labels = ids.masked_fill(mask == 0, -100)  # score only the completion tokens
