@@ -156,3 +156,24 @@ def raw_h264_video(generated_dir: Path, odd_fps_video: Path) -> Path:
                 packet.stream = output
                 target.mux(packet)
     return path
+
+
+@pytest.fixture(scope="session")
+def edit_list_video(generated_dir: Path, odd_fps_video: Path) -> Path:
+    """The odd-fps video cut three frames into its second GOP without re-encoding, as stream-copy trimming does:
+    the mp4 edit list hides the keyframe and two B-frames (discarded packets) that the first shown frame needs."""
+    import av
+
+    path = generated_dir / "edit_list.mp4"
+    with av.open(str(odd_fps_video)) as source, av.open(str(path), "w") as target:
+        stream = source.streams.video[0]
+        output = target.add_stream_from_template(stream)
+        packets = [packet for packet in source.demux(stream) if packet.size]
+        first = [number for number, packet in enumerate(packets) if packet.is_keyframe][1]
+        shift = packets[first].pts + 3 * (packets[1].duration or 2560)
+        for packet in packets[first:]:
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = output
+            target.mux(packet)
+    return path

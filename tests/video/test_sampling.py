@@ -15,12 +15,13 @@ MODES = {
     "fps-trim": SamplingConfig(start=1.3, end=4.1),
     "nframes-trim": SamplingConfig(nframes=8, start=2.0),
 }
-VIDEOS = ["blackboard_20350807.mp4", "hummingbird_3.mp4", "programs_2.mp4", "odd_fps", "ntsc_mkv"]
+VIDEOS = ["blackboard_20350807.mp4", "hummingbird_3.mp4", "programs_2.mp4", "odd_fps", "ntsc_mkv", "edit_list"]
 
 
 @pytest.fixture(scope="module")
-def video_paths(hmd_videos, odd_fps_video, ntsc_mkv_video):
-    return {**{video.name: video for video in hmd_videos}, "odd_fps": odd_fps_video, "ntsc_mkv": ntsc_mkv_video}
+def video_paths(hmd_videos, odd_fps_video, ntsc_mkv_video, edit_list_video):
+    generated = {"odd_fps": odd_fps_video, "ntsc_mkv": ntsc_mkv_video, "edit_list": edit_list_video}
+    return {**{video.name: video for video in hmd_videos}, **generated}
 
 
 def assert_same(got: SampledVideo, want: SampledVideo) -> None:
@@ -105,6 +106,21 @@ def test_seeking_decodes_only_a_few_frames(hmd_videos, monkeypatch):
     monkeypatch.setattr(decode._Cursor, "_decode_next_packet", lambda self: fed.append(1) or original(self))
     sample_frames(hmd_videos[1], nframes=4)
     assert 0 < len(fed) < 80
+
+
+def test_a_clip_cut_mid_gop_is_still_sought(edit_list_video):
+    """Its first keyframe is a discarded packet (before the edit list's start), yet a valid seek point."""
+    import av
+
+    from owlcap.video.decode import build_index
+
+    with av.open(str(edit_list_video)) as container:
+        index = build_index(edit_list_video, container, container.streams.video[0])
+    with av.open(str(edit_list_video)) as container:
+        packets = [packet for packet in container.demux(container.streams.video[0]) if packet.size]
+    assert packets[0].is_keyframe and packets[0].is_discard
+    assert index.addressable and index.num_frames == len(packets) - 3
+    assert index.keyframe_pts[0] < index.pts[0] == 0
 
 
 def test_raw_stream_without_timestamps_falls_back_to_decoding_all(raw_h264_video):

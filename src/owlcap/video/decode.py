@@ -61,7 +61,8 @@ def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex:
     """Demux every packet of ``stream`` (no decoding) into a :class:`FrameIndex`.
 
     Raises ``VideoDecodeError`` for a stream with no frames or a file cut short (fewer packets than the header
-    lists). Packets the container marks as discarded (before an mp4 edit list's start) are not frames.
+    lists). Packets the container marks as discarded (before an mp4 edit list's start) are not frames, but a
+    discarded keyframe stays a seek point: a clip cut mid-GOP starts with one.
     """
     pts: list[int] = []
     keys: list[int] = []
@@ -72,6 +73,8 @@ def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex:
             if packet.size == 0:
                 continue
             packets += 1
+            if packet.is_keyframe and packet.pts is not None:
+                keys.append(packet.pts)  # a discarded keyframe is still where decoding can start
             if packet.is_discard:
                 continue
             frames += 1
@@ -79,8 +82,6 @@ def build_index(path: str | Path, container: Any, stream: Any) -> FrameIndex:
                 addressable = False
                 continue
             pts.append(packet.pts)
-            if packet.is_keyframe:
-                keys.append(packet.pts)
     if frames == 0:
         raise VideoDecodeError(path, "the video stream has no frames")
     check_complete(path, max(int(stream.frames or 0), 0), packets)

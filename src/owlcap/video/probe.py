@@ -31,6 +31,8 @@ class VideoInfo:
     ``width``/``height`` are the stored frame size; ``rotation`` is how many degrees clockwise a player turns the
     stored frames to show them upright (0, 90, 180 or 270; the classic mp4 ``rotate`` tag, 90 for a portrait
     phone video). ``display_size`` is the upright (width, height), which is what sampled frames come out as.
+    ``num_frames`` comes from the header unless probed with ``exact=True``; an mp4 edit list (a clip trimmed
+    without re-encoding) can make the header count frames that are never shown, which ``exact`` leaves out.
     """
 
     path: str
