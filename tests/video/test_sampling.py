@@ -173,3 +173,22 @@ def test_bad_files(request, fixture, match):
 def test_missing_file(tmp_path):
     with pytest.raises(VideoDecodeError, match="no such file"):
         sample_frames(tmp_path / "gone.mp4")
+
+
+def test_a_frame_the_seek_path_misses_falls_back_to_decoding_all(hmd_videos, monkeypatch, caplog):
+    """If decoded timestamps ever disagree with the packets', the result is still the right frames, not an error."""
+    from owlcap.video import decode
+
+    original = decode._Cursor._decode_next_packet
+
+    def lose_timestamps(self):
+        more = original(self)
+        for frame in self.pending:
+            frame.pts += 1  # no decoded frame matches a packet timestamp any more
+        return more
+
+    monkeypatch.setattr(decode._Cursor, "_decode_next_packet", lose_timestamps)
+    config = SamplingConfig(nframes=4)
+    video = config.sample(hmd_videos[0])
+    assert_same(video, _sample_decode_all(hmd_videos[0], config))
+    assert "decoding every frame instead" in caplog.text

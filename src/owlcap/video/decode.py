@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 Converter = Callable[[Any], np.ndarray]
 
 
+class SeekMissError(VideoDecodeError):
+    """A wanted frame never came out after seeking: the decoder's timestamps disagree with the packets'.
+    ``sample_frames`` then decodes every frame instead, which is slower but does not depend on timestamps."""
+
+
 @dataclass(frozen=True)
 class FrameIndex:
     """Presentation timestamps of every frame, in order, and the keyframes among them (stream time base).
@@ -138,7 +143,7 @@ def decode_seek(
                     kept[wanted[pts]] = convert(frame)
     missing = sorted(set(indices) - kept.keys())
     if missing:
-        raise VideoDecodeError(path, f"frame {missing[0]} could not be decoded")
+        raise SeekMissError(path, f"frame {missing[0]} did not come out of the decoder after seeking")
     return kept
 
 
@@ -170,7 +175,7 @@ class _Cursor:
             if (yield from self._forward(target)):
                 return
             logger.debug("%s: frame at pts %d did not come out after seeking; seeking earlier", self.path, target)
-        raise VideoDecodeError(self.path, f"the frame at pts {target} could not be decoded")
+        raise SeekMissError(self.path, f"the frame at pts {target} did not come out of the decoder after seeking")
 
     def _must_seek(self, target: int) -> bool:
         if self.packets is None or self.last_pts is None or target <= self.last_pts:

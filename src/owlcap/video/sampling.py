@@ -21,7 +21,7 @@ from owlcap.errors import ConfigError, VideoDecodeError
 from owlcap.video import rules
 from owlcap.video.config import SamplingConfig, VideoLimits
 from owlcap.video.container import decode_errors, open_video
-from owlcap.video.decode import FrameIndex, build_index, decode_all, decode_seek
+from owlcap.video.decode import FrameIndex, SeekMissError, build_index, decode_all, decode_seek
 from owlcap.video.probe import VideoInfo, clockwise_rotation, stream_duration, stream_fps
 
 if TYPE_CHECKING:
@@ -156,8 +156,12 @@ def sample_with_config(
             if decoded != total:
                 logger.warning("%s: %d frames decode but the stream has %d packets", path, decoded, total)
         else:
-            skip_nonref = _decoder != "seek-all"
-            kept = decode_seek(path, container, stream, index, indices, resizer, skip_nonref=skip_nonref)
+            try:
+                skip_nonref = _decoder != "seek-all"
+                kept = decode_seek(path, container, stream, index, indices, resizer, skip_nonref=skip_nonref)
+            except SeekMissError as exc:
+                logger.warning("%s; decoding every frame instead", exc)
+                kept, _ = decode_all(path, indices, resizer)
     frames = np.stack([kept[i] for i in indices])
     rotation = resizer.rotation or 0
     duration = info.duration or total / info.fps  # raw streams carry no duration
