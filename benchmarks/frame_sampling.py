@@ -3,11 +3,11 @@
     python benchmarks/frame_sampling.py                 # GOP 250 (x264's default keyint), no scene-cut keyframes
     python benchmarks/frame_sampling.py --gop 60        # a 2-second GOP at 30 fps, as many web videos use
 
-The video is generated once with PyAV/libx264 (preset veryfast, crf 23, B-frames; a scrolling gradient, drifting grain and
-a moving block, about 4 Mbit/s) and cached under ``$OWLCAP_CACHE_DIR/benchmarks`` (about 90 MB; generating takes about a minute on two
-cores). Each path samples ``nframes=16`` with owlcap's default sizes (frames resized to 1008x560) through
-``owlcap.video.sampling.sample_with_config``, so both include opening, indexing, converting and resizing;
-they differ only in decoding:
+The video is generated once with PyAV/libx264 (preset veryfast, crf 23, B-frames; a scrolling gradient, drifting
+grain and a moving block, about 4 Mbit/s) and cached under ``$OWLCAP_CACHE_DIR/benchmarks`` (about 90 MB;
+generating takes one to two minutes on two cores). Each path samples ``nframes=16`` with owlcap's default sizes
+(frames resized to 1008x560) through ``owlcap.video.sampling.sample_with_config``, so all include opening,
+indexing, converting and resizing; they differ only in decoding:
 
 - ``seek``: seek to each target's keyframe, decode forward, skipping non-reference frames (the default path);
 - ``seek-all``: the same without skipping non-reference frames (shows what the skipping adds);

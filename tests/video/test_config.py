@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from owlcap.errors import VideoDecodeError
-from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig, VideoInfo, VideoLimits
-from owlcap.video import rules
+from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig, VideoInfo, VideoLimits, rules
 
 
 def test_defaults_are_qwen_vl_utils():
@@ -71,5 +70,5 @@ def test_limits_pass_and_fail_with_the_value_and_the_limit():
         VideoLimits(max_duration=10).check(_info())
     with pytest.raises(VideoDecodeError, match="width 1920 exceeds max_width=1280; height 1080 exceeds max_height"):
         VideoLimits(max_width=1280, max_height=720).check(_info())
-    with pytest.raises(VideoDecodeError, match="pixels exceeds max_pixels=921600"):
+    with pytest.raises(VideoDecodeError, match="2073600 pixels per frame exceeds max_pixels_per_frame=921600"):
         VideoLimits(max_pixels_per_frame=1280 * 720).check(_info())

@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from owlcap.video import smart_nframes, smart_resize
-from owlcap.video import rules
+from owlcap.video import rules, smart_nframes, smart_resize
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,6 @@ class VideoLimits(BaseModel):
             problems.append(f"height {info.height} exceeds max_height={self.max_height}")
         pixels = info.width * info.height
         if self.max_pixels_per_frame is not None and pixels > self.max_pixels_per_frame:
-            problems.append(f"{info.width}x{info.height}={pixels} pixels exceeds max_pixels={self.max_pixels_per_frame}")
+            problems.append(f"{pixels} pixels per frame exceeds max_pixels_per_frame={self.max_pixels_per_frame}")
         if problems:
             raise VideoDecodeError(info.path, "video limits exceeded: " + "; ".join(problems))

@@ -166,9 +166,8 @@ class _Cursor:
         Seeks only when the target's keyframe is past the GOP being decoded. If the target does not come out
         (a container whose seek lands after the keyframe asked for), retry from earlier keyframes, then the start.
         """
-        if not self._must_seek(target):
-            if (yield from self._forward(target)):
-                return
+        if not self._must_seek(target) and (yield from self._forward(target)):
+            return
         position = bisect.bisect_right(self.index.keyframe_pts, target) - 1
         for attempt in dict.fromkeys((position, position - 1, position - 2, 0)):
             self._seek(self.index.keyframe_pts[max(attempt, 0)])

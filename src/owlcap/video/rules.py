@@ -98,7 +98,7 @@ def smart_nframes(
         upper = floor_by_factor(min(max_frames, total_frames), FRAME_FACTOR)
         wanted = total_frames / video_fps * fps
         if wanted > total_frames:
-            logger.debug("fps=%s asks for %.1f frames but the span has %d; taking every frame", fps, wanted, total_frames)
+            logger.debug("fps=%s asks for %.1f frames but the span has %d; taking them all", fps, wanted, total_frames)
         count = floor_by_factor(min(max(wanted, lower), upper, total_frames), FRAME_FACTOR)
     if not FRAME_FACTOR <= count <= total_frames:
         raise ValueError(f"nframes must be in [{FRAME_FACTOR}, {total_frames}] (frames in the span), got {count}")
