@@ -144,3 +144,17 @@ def test_prefetch_gets_each_generation_batch_before_generation(tiny_qwen25, hmd_
     trainer.train()
     assert [encoded for encoded, _ in seen] == [0, 2]  # before each step's generation encoded anything
     assert all(len(captions) == 4 for _, captions in seen)
+
+
+def test_resume_restores_the_trained_weights(tiny_qwen25, hmd_videos, tmp_path):
+    # transformers 5.20 saves Qwen2.5-VL checkpoints in legacy keys that Trainer cannot load back (see
+    # owlcap.train.checkpoints): without the mixin a resumed run silently restarts from the base weights.
+    first = make_trainer(tiny_qwen25, "qwen2_5_vl", [distinct_chars], hmd_videos[:2], tmp_path,
+                         max_steps=2, save_strategy="steps", save_steps=2)  # fmt: skip
+    first.train()
+    trained = {name: p.detach().clone() for name, p in first.model.named_parameters()}
+    resumed = make_trainer(tiny_qwen25, "qwen2_5_vl", [distinct_chars], hmd_videos[:2], tmp_path, max_steps=2)
+    assert not torch.equal(next(resumed.model.parameters()), next(iter(trained.values())))  # fresh base weights
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    for name, p in resumed.model.named_parameters():
+        assert torch.equal(p, trained[name]), name

@@ -21,6 +21,9 @@ exists for one named reason and has a test in ``tests/train/test_grpo_trainer.py
     video per pass and its features are shared by the G rows, with gradients flowing back through the sharing.
 ``compute_loss``
     makes the current micro-batch's videos visible to the policy forward.
+``_load_from_checkpoint`` (``CheckpointWeightsMixin``, shared with SFT)
+    resume restores the trained weights: transformers 5.20 saves Qwen-VL checkpoints in legacy keys that
+    ``Trainer`` cannot load back, so a resumed run would silently restart from the base weights.
 ``_calculate_rewards``
     a completion with *any* ``None`` reward (a judge failure) or an undecodable video becomes unscorable: TRL would
     ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function.
@@ -43,6 +46,7 @@ from trl import GRPOTrainer
 
 from owlcap.errors import ConfigError
 from owlcap.models import vision_token_ids
+from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.grpo_inputs import PreparedBatch, VideoPromptBuilder
 from owlcap.train.grpo_video import (
     VideoPlan,
@@ -58,7 +62,7 @@ logger = logging.getLogger(__name__)
 TRL_VERSION = "1.16.0"  # the overrides below follow this version's GRPOTrainer internals
 
 
-class VideoGRPOTrainer(GRPOTrainer):
+class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     """GRPO on video prompts. Dataset rows: ``prompt`` (text), ``video`` (path), optional ``system``, reward columns.
 
     Args beyond ``GRPOTrainer``'s:
