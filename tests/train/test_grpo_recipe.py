@@ -63,6 +63,13 @@ def test_a_rerun_resumes_from_the_newest_checkpoint(tiny_qwen25, samples_dir, tm
     assert [record["step"] for record in _metrics(tmp_path) if "loss" in record] == [1, 2, 3]  # step 3 only, once
 
 
+def test_lora_run_saves_the_adapter_and_the_merged_model(tiny_qwen25, samples_dir, tmp_path):
+    trainer = _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "1", "--model.tuning", "lora")
+    assert trainer.state.global_step == 1
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "processor_config.json").is_file()
+
+
 def _failing_judge(server):
     """Answers like a judge, except that some predictions always fail: a 500 error, or no answer (timeout)."""
     judge = rules_responder()

@@ -25,6 +25,7 @@ from owlcap.models import vision_factor
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.sft import resolve_resume, save_final_model  # shared with SFT: same resume and final-save rules
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,8 @@ def train_grpo(config: GRPORunConfig):
         callbacks=[MetricsFileCallback(Path(config.output_dir) / "metrics.jsonl")],
     )
     logger.info("GRPO on %d videos, G=%d: %s", len(dataset), config.num_generations, count_parameters(trainer.model))
-    trainer.train(resume_from_checkpoint=resume_checkpoint(config))
-    trainer.save_model(config.output_dir)
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(config.output_dir)
+    trainer.train(resume_from_checkpoint=resolve_resume(config))
+    save_final_model(trainer, config)  # LoRA: adapter in output_dir/adapter, merged model in output_dir
     return trainer
 
 
@@ -108,19 +107,6 @@ def reference_prefetch(reward_funcs):
             func.cser.prefetch_nowait(references)  # failures are logged by CSER and retried at scoring time
 
     return prefetch
-
-
-def resume_checkpoint(config: GRPORunConfig) -> str | None:
-    """``auto``: the newest ``checkpoint-N`` in ``output_dir`` (a re-run resumes), else none; or the given path."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if config.resume_from_checkpoint != "auto":
-        return config.resume_from_checkpoint
-    output = Path(config.output_dir)
-    last = get_last_checkpoint(str(output)) if output.is_dir() else None
-    if last is not None:
-        logger.info("resuming from %s", last)
-    return last
 
 
 class MetricsFileCallback(TrainerCallback):

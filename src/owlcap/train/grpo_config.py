@@ -166,6 +166,11 @@ class GRPORunConfig(BaseModel):
         description="auto = continue from the newest checkpoint in output_dir if any; a path = that checkpoint; "
         "null = start fresh.",
     )
+    merge_lora: bool = Field(
+        True,
+        description="LoRA: also save the base model with the adapter merged in output_dir (the adapter is always "
+        "saved in output_dir/adapter).",
+    )
     trl_args: dict[str, Any] = Field(
         {}, description="Any other trl.GRPOConfig / TrainingArguments field, passed through (e.g. deepspeed)."
     )
