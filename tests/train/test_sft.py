@@ -216,3 +216,39 @@ def test_two_process_ddp_logs_once_and_sums_counters_over_ranks(tiny_qwen25, fas
     assert result["global_step"] == 2
     assert result["data"]["videos_decoded"] == 4  # 2 steps x 2 ranks x 1 video, summed over the ranks
     assert (done.stdout + done.stderr).count("'loss':") == 2  # rank 0 logs; rank 1 stays quiet
+
+
+@pytest.mark.slow
+def test_deepspeed_zero3_lora_trains_and_merges_the_adapter(tiny_qwen25, fast_records, tmp_path):
+    """Only where the optional extra is installed (pip install 'owlcap[deepspeed]'); DeepSpeed runs on CPU here."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("deepspeed")
+    out = tmp_path / "zero3"
+    fields = {"max_steps": 2, "save_steps": 100, "model.tuning": "lora", "model.lora.r": 8}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+    command += [str(REPO / "configs" / "accelerate" / "zero3.yaml"), "--num_processes", "1"]
+    command += [
+        "-m",
+        "owlcap.cli.main",
+        "train",
+        "sft",
+        str(TINY),
+        *_overrides(tiny_qwen25, fast_records, out, **fields),
+    ]
+    env = os.environ | {"DS_ACCELERATOR": "cpu" if not _has_cuda() else os.environ.get("DS_ACCELERATOR", "cuda")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    from safetensors.torch import load_file
+
+    merged, base = load_file(out / "model.safetensors"), load_file(tiny_qwen25 / "model.safetensors")
+    assert {k: v.shape for k, v in merged.items()} == {k: v.shape for k, v in base.items()}  # whole, not partitioned
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

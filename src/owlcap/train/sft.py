@@ -28,9 +28,11 @@ The one subclass, :class:`VideoSFTTrainer`, does two named things, each tested i
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,9 +257,27 @@ def save_final_model(trainer: SFTTrainer, config: SFTRunConfig) -> tuple[str, st
     adapter = output / "adapter"
     trainer.save_model(str(adapter))
     if config.merge_lora and trainer.is_world_process_zero():
-        merge_lora_adapter(config, adapter, output)
+        with _zero3_init_disabled():
+            merge_lora_adapter(config, adapter, output)
     trainer.accelerator.wait_for_everyone()
     return (str(output) if config.merge_lora else str(adapter)), str(adapter)
+
+
+@contextlib.contextmanager
+def _zero3_init_disabled() -> Iterator[None]:
+    """Load models whole while ZeRO-3 is on: from_pretrained would otherwise partition the base for the merge."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    if not hf_deepspeed.is_deepspeed_zero3_enabled():
+        yield
+        return
+    # transformers keeps the active DeepSpeed config behind one module-level weak reference; restore that object.
+    active = hf_deepspeed._hf_deepspeed_config_weak_ref()
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed.set_hf_deepspeed_config(active)
 
 
 def merge_lora_adapter(config: SFTRunConfig, adapter: Path, output: Path) -> None:
