@@ -201,6 +201,10 @@ def build_sft_args(config: SFTRunConfig) -> SFTConfig:
         # use_cpu lets torchrun/accelerate run several CPU processes (gloo); pinning only helps a GPU.
         "use_cpu": not cuda,
         "dataloader_pin_memory": cuda,
+        # TRL turns DDP's unused-parameter search on for every VLM, for text-only batches that skip the vision
+        # tower. Here every batch carries a video (an emptied batch gets a stand-in), so every trainable parameter
+        # gets a gradient and the search is an extra autograd traversal per step.
+        "ddp_find_unused_parameters": False,
     }
     if config.eval_steps:
         defaults |= {"eval_strategy": "steps", "eval_steps": config.eval_steps}
