@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from helpers.llm_server import RecordedRequest, Reply
-
 from owlcap.llm.rules_text import TextRules
 
 _OFFICIAL = re.compile(r"This is the pred_caption:\s*(.*?)\.?\s*This is the gt_caption:\s*(.*?)\s*$", re.DOTALL)

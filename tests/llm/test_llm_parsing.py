@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from owlcap.llm.parsing import extract_json, parse_structured, repair_messages, response_format, strip_think
-from owlcap.llm.retry import backoff_delay, next_wait, parse_retry_after, RetryableError
+from owlcap.llm.retry import RetryableError, backoff_delay, next_wait, parse_retry_after
 from owlcap.llm.stats import LLMStats
 
 
@@ -15,7 +15,7 @@ class Units(BaseModel):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("<think>step 1\nstep 2</think>\n{\"a\": 1}", '{"a": 1}'),
+        ('<think>step 1\nstep 2</think>\n{"a": 1}', '{"a": 1}'),
         ("reasoning without an opening tag</think>answer", "answer"),
         ("answer<think>unfinished reasoning", "answer"),
         ("<THINK>x</THINK> plain", "plain"),

@@ -31,14 +31,13 @@ def reward(
 ) -> None:
     """Score --pred against --ref: correctness, completeness, CSER, length reward and every unit's verdict."""
     import json
+    import logging
 
     from rich.console import Console
 
     from owlcap.errors import OwlcapError
     from owlcap.reward import CSER, CSERConfig, count_words, length_reward
     from owlcap.reward.report import score_table, units_table, write_html
-
-    import logging
 
     # The openai client's transport (httpx2) logs every request at INFO; owlcap counts requests itself.
     httpx2_logger = logging.getLogger("httpx2")

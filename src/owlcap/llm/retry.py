@@ -56,9 +56,7 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
-def next_wait(
-    attempt: int, error: RetryableError, *, base_s: float, max_s: float, retry_after_max_s: float
-) -> float:
+def next_wait(attempt: int, error: RetryableError, *, base_s: float, max_s: float, retry_after_max_s: float) -> float:
     """The wait before retry number ``attempt + 1``: the backoff, or the server's Retry-After if longer (capped)."""
     wait = backoff_delay(attempt, base_s, max_s)
     if error.retry_after is not None:

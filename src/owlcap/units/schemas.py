@@ -25,8 +25,6 @@ Verdict = Annotated[Literal["yes", "no"], BeforeValidator(_normalise_verdict)]
 input; booleans are accepted."""
 
 
-
-
 class UnitList(BaseModel):
     """(a) A caption split into minimal units, one fact each."""
 
