@@ -193,7 +193,8 @@ class TextRules:
             pieces = [p.strip(" ,;") for p in _CLAUSE_JOINT.split(sentence) if p.strip(" ,;")]
             merged: list[str] = []
             for piece in pieces:
-                if merged and len(content_words(piece)) < self.min_unit_words or merged and len(content_words(merged[-1])) < self.min_unit_words:
+                too_short = min(len(content_words(piece)), len(content_words(merged[-1])) if merged else 0)
+                if merged and too_short < self.min_unit_words:
                     merged[-1] = f"{merged[-1]}, {piece}"
                 else:
                     merged.append(piece)
