@@ -6,8 +6,11 @@
 | ``OPENAI_API_KEY`` | unset | fallback API key |
 | ``OWLCAP_CACHE_DIR`` | ``~/.cache/owlcap`` | on-disk caches (judge results, reference units) |
 | ``OWLCAP_LOG_LEVEL`` | ``INFO`` | log level the CLI configures |
-| ``OWLCAP_SAMPLES_DIR`` | ``<repo>/../shared/samples`` | where the sample videos and annotations live (tests, demo) |
+| ``OWLCAP_SAMPLES_DIR`` | see below | sample videos and annotations (tests, demo) |
 | ``OWLCAP_DISABLE_PROGRESS`` | unset | set to 1 to hide progress bars (CI logs) |
+
+Without ``OWLCAP_SAMPLES_DIR`` the samples are the first ``shared/samples`` folder beside the checkout or beside
+one of its parent folders (the project keeps them at ``../shared/samples``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ def log_level() -> str:
 
 
 def samples_dir() -> Path:
-    return Path(os.environ.get("OWLCAP_SAMPLES_DIR", _REPO_ROOT.parent / "shared" / "samples")).expanduser()
+    if "OWLCAP_SAMPLES_DIR" in os.environ:
+        return Path(os.environ["OWLCAP_SAMPLES_DIR"]).expanduser()
+    for folder in _REPO_ROOT.parents:
+        candidate = folder / "shared" / "samples"
+        if candidate.is_dir():
+            return candidate
+    return _REPO_ROOT.parent / "shared" / "samples"
 
 
 def progress_disabled() -> bool:
