@@ -10,32 +10,18 @@ served by vLLM, checkpoints every 50 steps (10 kept), the whole model trained (v
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from owlcap.errors import ConfigError
 from owlcap.llm import LLMConfig
-from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 from owlcap.reward import CSERConfig, LengthRewardConfig
 from owlcap.train.modeling import TrainModelConfig
-from owlcap.video import SamplingConfig
+from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 PAPER_JUDGE = "openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1"
-
-# Set by the recipe or the trainer; a trl_args entry for one of these would silently break the video pipeline.
-_RESERVED_TRL_ARGS = frozenset(
-    {
-        "remove_unused_columns",
-        "output_dir",
-        "reward_weights",
-        "generation_kwargs",
-        "dataloader_num_workers",
-        "model_init_kwargs",
-        "vllm_mode",
-    }
-)
 
 
 class GRPOModelConfig(TrainModelConfig):
@@ -50,23 +36,11 @@ class GRPOModelConfig(TrainModelConfig):
     )
 
 
-class GRPODataConfig(BaseModel):
+class GRPODataConfig(TrainDataConfig):
     """Which videos to caption and how they become model input."""
-
-    model_config = ConfigDict(extra="forbid")
 
     train_files: list[str] = Field(
         min_length=1, description="HMD record or SFT conversation files (JSONL / JSON); the caption is the reference."
-    )
-    video_root: str | None = Field(None, description="Resolve relative video paths here (default: each file's folder).")
-    check_files: bool = Field(True, description="Report missing video files as bad lines before training starts.")
-    max_examples: int | None = Field(None, ge=1, description="Use only the first N examples (smoke runs).")
-    prompt: str = Field(DEFAULT_CAPTION_PROMPT, description="User prompt for examples that do not carry their own.")
-    system: str | None = Field(None, description="System prompt for examples that do not carry their own.")
-    sampling: SamplingConfig = Field(
-        default_factory=SamplingConfig.paper,
-        description="Frame sampling (owlcap.video); paper: 2 fps, total_pixels 3584*28*28. factor comes from the "
-        "model's processor.",
     )
     decode_workers: int = Field(2, ge=1, description="Threads decoding the distinct videos of a generation batch.")
 
@@ -95,10 +69,16 @@ class GRPORewardConfig(BaseModel):
         return self
 
 
-class GRPORunConfig(BaseModel):
+class GRPORunConfig(TrainRunConfig):
     """A complete GRPO run: model, data, rewards, the GRPO algorithm, optimisation, checkpoints and logging."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Set by trl_config() or the trainer (rewards weighted in TRL, generation settings, colocated vLLM).
+    RESERVED_TRL_ARGS: ClassVar[frozenset[str]] = TrainRunConfig.RESERVED_TRL_ARGS | {
+        "reward_weights",
+        "generation_kwargs",
+        "model_init_kwargs",
+        "vllm_mode",
+    }
 
     model: GRPOModelConfig = Field(default_factory=GRPOModelConfig, description="What to train and how.")
     data: GRPODataConfig = Field(description="Training videos with reference captions, and video sampling.")
@@ -139,14 +119,8 @@ class GRPORunConfig(BaseModel):
     )
     gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     num_train_epochs: float = Field(1.0, gt=0, description="Passes over the videos (released: 1).")
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = run num_train_epochs.")
     lr_scheduler_type: str = Field("linear", description="transformers scheduler name (linear, cosine, constant...).")
     warmup_steps: float = Field(0, ge=0, description="Warm-up: steps, or a fraction of all steps when < 1.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    seed: int = Field(42, description="Seed for data order, sampling and LoRA init.")
-    bf16: bool | Literal["auto"] = Field("auto", description="bf16 mixed precision; auto = on when the GPU has it.")
-    gradient_checkpointing: bool = Field(True, description="Recompute activations in backward to save memory.")
 
     # generation backend
     use_vllm: bool = Field(False, description="Generate with a colocated vLLM engine (GPU extra .[vllm]; untested).")
@@ -157,36 +131,17 @@ class GRPORunConfig(BaseModel):
     report_to: list[Literal["tensorboard", "wandb"]] = Field(
         ["tensorboard"], description="Where logs go besides console and metrics.jsonl: tensorboard, wandb."
     )
-    run_name: str | None = Field(None, description="Run name shown in TensorBoard / W&B.")
     log_completions: bool = Field(False, description="Also save each logged step's completions and rewards (parquet).")
     save_steps: int = Field(50, ge=1, description="Save a resumable checkpoint every N steps (released: 50).")
     save_total_limit: int | None = Field(10, ge=1, description="Keep only the newest N checkpoints (released: 10).")
-    resume_from_checkpoint: str | None = Field(
-        "auto",
-        description="auto = continue from the newest checkpoint in output_dir if any; a path = that checkpoint; "
-        "null = start fresh.",
-    )
-    merge_lora: bool = Field(
-        True,
-        description="LoRA: also save the base model with the adapter merged in output_dir (the adapter is always "
-        "saved in output_dir/adapter).",
-    )
     trl_args: dict[str, Any] = Field(
         {}, description="Any other trl.GRPOConfig / TrainingArguments field, passed through (e.g. deepspeed)."
     )
 
     @model_validator(mode="after")
-    def _check(self) -> GRPORunConfig:
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"max_steps must be -1 (use num_train_epochs) or positive, got {self.max_steps}")
+    def _check_loss(self) -> Self:
         if self.loss_type == "luspo" and self.importance_sampling_level != "sequence":
             raise ValueError("loss_type luspo needs importance_sampling_level: sequence")
-        reserved = sorted(_RESERVED_TRL_ARGS & set(self.trl_args))
-        if reserved:
-            raise ValueError(f"trl_args may not set {reserved}: the recipe sets them (use the owlcap fields instead)")
-        overlap = sorted(set(self.trl_args) & set(type(self).model_fields))
-        if overlap:
-            raise ValueError(f"trl_args repeats {overlap}: set them as top-level fields instead")
         return self
 
     def reward_names(self) -> list[str]:

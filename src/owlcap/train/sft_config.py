@@ -9,45 +9,22 @@ rate, schedule, batch size or epochs; those defaults are common values for full 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
-from owlcap.train.modeling import TrainModelConfig
+from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
 from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig
 
-# Set by the recipe itself; a trl_args entry for one of these would silently break the video pipeline.
-_RESERVED_TRL_ARGS = frozenset(
-    {
-        "remove_unused_columns",
-        "dataset_kwargs",
-        "max_length",
-        "packing",
-        "padding_free",
-        "assistant_only_loss",
-        "completion_only_loss",
-        "label_names",
-        "output_dir",
-        "dataloader_num_workers",
-    }
-)
 
-
-class SFTDataConfig(BaseModel):
+class SFTDataConfig(TrainDataConfig):
     """Where the captions come from and how videos are turned into model input."""
-
-    model_config = ConfigDict(extra="forbid")
 
     train_files: list[str] = Field(
         min_length=1, description="HMD record or SFT conversation files (JSONL, or a JSON array), read in order."
     )
     eval_files: list[str] = Field([], description="Held-out files in the same formats; evaluated every eval_steps.")
-    video_root: str | None = Field(None, description="Resolve relative video paths here (default: each file's folder).")
-    check_files: bool = Field(True, description="Report missing video files as bad lines before training starts.")
     max_examples: int | None = Field(None, ge=1, description="Use only the first N training examples (smoke runs).")
-    prompt: str = Field(DEFAULT_CAPTION_PROMPT, description="User prompt for examples that do not carry their own.")
-    system: str | None = Field(None, description="System prompt for examples that do not carry their own.")
     max_length: int | None = Field(
         None, ge=16, description="Examples longer than this many tokens (video included) are skipped and counted."
     )
@@ -67,19 +44,26 @@ class SFTDataConfig(BaseModel):
         return value
 
 
-class SFTRunConfig(BaseModel):
+class SFTRunConfig(TrainRunConfig):
     """A complete SFT run: model, data, optimisation, checkpoints, logging and the final save."""
 
-    model_config = ConfigDict(extra="forbid")
+    # build_sft_args sets these too: the collator makes every model input, so TRL must not prepare, pack or cut it.
+    RESERVED_TRL_ARGS: ClassVar[frozenset[str]] = TrainRunConfig.RESERVED_TRL_ARGS | {
+        "dataset_kwargs",
+        "max_length",
+        "packing",
+        "padding_free",
+        "assistant_only_loss",
+        "completion_only_loss",
+        "label_names",
+    }
 
-    model: TrainModelConfig = Field(default_factory=TrainModelConfig, description="What to train and how.")
     data: SFTDataConfig = Field(description="Training (and eval) data and video sampling.")
     output_dir: str = Field(
         "outputs/sft", description="Checkpoints, logs and the final model (owlcap caption --model)."
     )
 
     num_train_epochs: float = Field(1.0, gt=0, description="Passes over the data (our choice).")
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = run num_train_epochs.")
     per_device_train_batch_size: int = Field(1, ge=1, description="Videos per GPU per micro-batch.")
     per_device_eval_batch_size: int = Field(1, ge=1, description="Videos per GPU per eval batch.")
     gradient_accumulation_steps: int = Field(
@@ -88,8 +72,6 @@ class SFTRunConfig(BaseModel):
     learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (our choice for full SFT; LoRA: ~1e-4).")
     lr_scheduler_type: str = Field("cosine", description="transformers scheduler name (linear, cosine, constant...).")
     warmup_steps: float = Field(0.03, ge=0, description="Warm-up: steps, or a fraction of all steps when < 1.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     optim: str = Field("adamw_torch", description="transformers optimizer name (adamw_torch_fused on recent GPUs).")
     seed: int = Field(42, description="Seed for weights init (LoRA), data order and dropout.")
 
@@ -102,7 +84,6 @@ class SFTRunConfig(BaseModel):
     report_to: list[Literal["tensorboard", "wandb"]] = Field(
         ["tensorboard"], description="Where logs go besides the console: tensorboard (output_dir/runs), wandb."
     )
-    run_name: str | None = Field(None, description="Run name shown in TensorBoard / W&B.")
     save_steps: int = Field(500, ge=1, description="Save a resumable checkpoint every N steps.")
     save_total_limit: int | None = Field(2, ge=1, description="Keep only the newest N checkpoints (None = all).")
     eval_steps: int | None = Field(None, ge=1, description="Evaluate on data.eval_files every N steps.")
@@ -111,26 +92,13 @@ class SFTRunConfig(BaseModel):
         description="auto = continue from the newest checkpoint in output_dir if any (a re-run resumes); a path = "
         "that checkpoint; null = start fresh.",
     )
-    merge_lora: bool = Field(
-        True,
-        description="LoRA: also save the base model with the adapter merged in output_dir (the adapter is "
-        "always saved in output_dir/adapter).",
-    )
     trl_args: dict[str, Any] = Field(
         {},
         description="Any other trl.SFTConfig / TrainingArguments field, passed through (e.g. dataloader_pin_memory).",
     )
 
     @model_validator(mode="after")
-    def _check(self) -> SFTRunConfig:
+    def _check_eval(self) -> Self:
         if self.eval_steps is not None and not self.data.eval_files:
             raise ValueError("eval_steps is set but data.eval_files is empty: add eval files or unset eval_steps")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"max_steps must be -1 (use num_train_epochs) or positive, got {self.max_steps}")
-        reserved = sorted(_RESERVED_TRL_ARGS & set(self.trl_args))
-        if reserved:
-            raise ValueError(f"trl_args may not set {reserved}: the recipe sets them (use the owlcap fields instead)")
-        overlap = sorted(set(self.trl_args) & set(type(self).model_fields))
-        if overlap:
-            raise ValueError(f"trl_args repeats {overlap}: set them as top-level fields instead")
         return self
