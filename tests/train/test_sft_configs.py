@@ -116,7 +116,7 @@ def test_bf16_on_cpu_and_missing_wandb_fail_before_any_loading(monkeypatch):
 
 
 def test_resume_path_must_exist(tmp_path):
-    from owlcap.train.sft import resolve_resume
+    from owlcap.train.checkpoints import resolve_resume
 
     config = SFTRunConfig(data={"train_files": ["x"]}, output_dir=str(tmp_path))
     assert resolve_resume(config) is None  # auto, nothing saved yet

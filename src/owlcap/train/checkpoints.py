@@ -11,12 +11,20 @@ logged, and training "resumes" from the base weights with the restored optimizer
 their own loaders (their state files hold the live module keys), and PEFT checkpoints hold only adapters, which
 PEFT loads itself. Mix it in before the TRL trainer: ``class MyTrainer(CheckpointWeightsMixin, SFTTrainer)``.
 The GRPO trainer needs it for the same reason.
+
+:func:`resolve_resume` is where both recipes decide which checkpoint to resume from (``resume_from_checkpoint``).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from owlcap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from owlcap.train.run_config import TrainRunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +66,23 @@ class CheckpointWeightsMixin:
             load_checkpoint_weights(target, resume_from_checkpoint)
             return
         super()._load_from_checkpoint(resume_from_checkpoint, model)
+
+
+def resolve_resume(config: TrainRunConfig) -> str | None:
+    """The checkpoint to resume from: ``auto`` = newest in ``output_dir`` (or none yet), a path, or ``None``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    choice = config.resume_from_checkpoint
+    output = Path(config.output_dir)
+    if choice is None:
+        if output.is_dir() and get_last_checkpoint(str(output)):
+            logger.warning("%s holds checkpoints but resume_from_checkpoint is null: starting over", output)
+        return None
+    if choice == "auto":
+        last = get_last_checkpoint(str(output)) if output.is_dir() else None
+        if last:
+            logger.info("resuming from %s", last)
+        return last
+    if not Path(choice).is_dir():
+        raise ConfigError(f"resume_from_checkpoint: {choice} is not a checkpoint folder (use auto, a path, or null)")
+    return choice

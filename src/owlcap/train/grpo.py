@@ -22,10 +22,11 @@ from transformers import TrainerCallback
 from owlcap.config import load_config
 from owlcap.errors import ConfigError
 from owlcap.models import vision_factor
+from owlcap.train.checkpoints import resolve_resume
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
-from owlcap.train.sft import resolve_resume, save_final_model  # shared with SFT: same resume and final-save rules
+from owlcap.train.saving import save_final_model
 
 logger = logging.getLogger(__name__)
 

@@ -28,11 +28,9 @@ The one subclass, :class:`VideoSFTTrainer`, does two named things, each tested i
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +40,10 @@ from trl import SFTConfig, SFTTrainer
 from owlcap.config import load_config
 from owlcap.errors import ConfigError
 from owlcap.models.inputs import vision_factor
-from owlcap.train.checkpoints import CheckpointWeightsMixin
+from owlcap.train.checkpoints import CheckpointWeightsMixin, resolve_resume
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.saving import save_final_model
 from owlcap.train.sft_config import SFTRunConfig
 
 logger = logging.getLogger(__name__)
@@ -218,79 +217,3 @@ def build_sft_args(config: SFTRunConfig) -> SFTConfig:
         "dataloader_num_workers": config.data.num_workers,
     }
     return SFTConfig(**(fields | defaults | config.trl_args | video))
-
-
-def resolve_resume(config: SFTRunConfig) -> str | None:
-    """The checkpoint to resume from: ``auto`` = newest in ``output_dir`` (or none yet), a path, or ``None``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    choice = config.resume_from_checkpoint
-    output = Path(config.output_dir)
-    if choice is None:
-        if output.is_dir() and get_last_checkpoint(str(output)):
-            logger.warning("%s holds checkpoints but resume_from_checkpoint is null: starting over", output)
-        return None
-    if choice == "auto":
-        last = get_last_checkpoint(str(output)) if output.is_dir() else None
-        if last:
-            logger.info("resuming from %s", last)
-        return last
-    if not Path(choice).is_dir():
-        raise ConfigError(f"resume_from_checkpoint: {choice} is not a checkpoint folder (use auto, a path, or null)")
-    return choice
-
-
-def save_final_model(trainer: SFTTrainer, config: SFTRunConfig) -> tuple[str, str | None]:
-    """Save the trained model with its processor; returns ``(model_dir, adapter_dir or None)``.
-
-    LoRA adapters are saved by the trainer (which gathers ZeRO-3 shards), then merged into a fresh copy of the base
-    model on the main process, so the merge never touches partitioned weights.
-    """
-    from peft import PeftModel
-
-    output = Path(config.output_dir)
-    if trainer.is_fsdp_enabled:
-        # Checkpoints stay sharded (fast, resumable); the final model must be one ordinary checkpoint.
-        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    unwrapped.config.use_cache = True  # training turned the KV cache off; generation wants it back
-    trainer.save_state()  # trainer_state.json (the whole log history) next to the final model
-    if not isinstance(unwrapped, PeftModel):
-        trainer.save_model(str(output))
-        return str(output), None
-    adapter = output / "adapter"
-    trainer.save_model(str(adapter))
-    if config.merge_lora and trainer.is_world_process_zero():
-        with _zero3_init_disabled():
-            merge_lora_adapter(config, adapter, output)
-    trainer.accelerator.wait_for_everyone()
-    return (str(output) if config.merge_lora else str(adapter)), str(adapter)
-
-
-@contextlib.contextmanager
-def _zero3_init_disabled() -> Iterator[None]:
-    """Load models whole while ZeRO-3 is on: from_pretrained would otherwise partition the base for the merge."""
-    from transformers.integrations import deepspeed as hf_deepspeed
-
-    if not hf_deepspeed.is_deepspeed_zero3_enabled():
-        yield
-        return
-    # transformers keeps the active DeepSpeed config behind one module-level weak reference; restore that object.
-    active = hf_deepspeed._hf_deepspeed_config_weak_ref()
-    hf_deepspeed.unset_hf_deepspeed_config()
-    try:
-        yield
-    finally:
-        hf_deepspeed.set_hf_deepspeed_config(active)
-
-
-def merge_lora_adapter(config: SFTRunConfig, adapter: Path, output: Path) -> None:
-    """Load the base model, apply the adapter, merge it, and save a plain model + processor to ``output``."""
-    from peft import PeftModel
-
-    base, processor = load_training_model(config.model)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    merged.config.use_cache = True
-    merged.save_pretrained(str(output))
-    processor.save_pretrained(str(output))
-    logger.info("merged LoRA adapter %s into %s", adapter, output)

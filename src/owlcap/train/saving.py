@@ -1,0 +1,79 @@
+"""The final save both recipes end with: the trained model and its processor in ``output_dir``.
+
+A full model is saved as one ordinary checkpoint (FSDP's sharded state gathered first). A LoRA run saves its
+adapter in ``output_dir/adapter`` and, with ``merge_lora`` (default), the base model with the adapter merged in
+``output_dir``, so ``owlcap caption --model OUTPUT_DIR`` works either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from owlcap.train.modeling import load_training_model
+
+if TYPE_CHECKING:
+    from transformers import Trainer
+
+    from owlcap.train.run_config import TrainRunConfig
+
+logger = logging.getLogger(__name__)
+
+
+def save_final_model(trainer: Trainer, config: TrainRunConfig) -> tuple[str, str | None]:
+    """Save the trained model with its processor; returns ``(model_dir, adapter_dir or None)``.
+
+    LoRA adapters are saved by the trainer (which gathers ZeRO-3 shards), then merged into a fresh copy of the base
+    model on the main process, so the merge never touches partitioned weights.
+    """
+    from peft import PeftModel
+
+    output = Path(config.output_dir)
+    if trainer.is_fsdp_enabled:
+        # Checkpoints stay sharded (fast, resumable); the final model must be one ordinary checkpoint.
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    unwrapped.config.use_cache = True  # training turned the KV cache off; generation wants it back
+    trainer.save_state()  # trainer_state.json (the whole log history) next to the final model
+    if not isinstance(unwrapped, PeftModel):
+        trainer.save_model(str(output))
+        return str(output), None
+    adapter = output / "adapter"
+    trainer.save_model(str(adapter))
+    if config.merge_lora and trainer.is_world_process_zero():
+        with _zero3_init_disabled():
+            merge_lora_adapter(config, adapter, output)
+    trainer.accelerator.wait_for_everyone()
+    return (str(output) if config.merge_lora else str(adapter)), str(adapter)
+
+
+@contextlib.contextmanager
+def _zero3_init_disabled() -> Iterator[None]:
+    """Load models whole while ZeRO-3 is on: from_pretrained would otherwise partition the base for the merge."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    if not hf_deepspeed.is_deepspeed_zero3_enabled():
+        yield
+        return
+    # transformers keeps the active DeepSpeed config behind one module-level weak reference; restore that object.
+    active = hf_deepspeed._hf_deepspeed_config_weak_ref()
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed.set_hf_deepspeed_config(active)
+
+
+def merge_lora_adapter(config: TrainRunConfig, adapter: Path, output: Path) -> None:
+    """Load the base model, apply the adapter, merge it, and save a plain model + processor to ``output``."""
+    from peft import PeftModel
+
+    base, processor = load_training_model(config.model)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.config.use_cache = True
+    merged.save_pretrained(str(output))
+    processor.save_pretrained(str(output))
+    logger.info("merged LoRA adapter %s into %s", adapter, output)
