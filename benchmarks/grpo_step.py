@@ -37,45 +37,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 HEAVY_VISION = {"depth": 6, "hidden_size": 256, "intermediate_size": 1024, "num_heads": 4, "fullatt_block_indexes": [5]}
-QWEN25_VL_7B_TEXT = {
-    "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
-    "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
-}  # fmt: skip
-QWEN25_VL_7B_VISION = {
-    "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584,
-    "fullatt_block_indexes": [7, 15, 23, 31], "window_size": 112, "patch_size": 14, "spatial_merge_size": 2,
-    "temporal_patch_size": 2, "tokens_per_second": 2,
-}  # fmt: skip
 
 
 def build_model(base_dir: Path, gpu: bool, device: str):
     """Random weights on the tiny model's tokenizer/processor: heavy-vision tiny (CPU) or Qwen2.5-VL-7B (GPU)."""
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from owlcap.models.tiny import build_random_model, random_model_config
 
-    config = AutoConfig.from_pretrained(base_dir)
-    vision = config.vision_config.to_dict()
     if gpu:  # the 7B's own dimensions; only the special token ids come from the tiny tokenizer
-        tokens = ("eos_token_id", "pad_token_id", "bos_token_id")
-        text = {key: getattr(config.text_config, key) for key in tokens} | QWEN25_VL_7B_TEXT
-        vision = dict(QWEN25_VL_7B_VISION)
-        config = type(config)(text_config=text, vision_config=vision, tie_word_embeddings=False,
-                              **{k: getattr(config, k) for k in _TOKEN_FIELDS})  # fmt: skip
+        config = random_model_config(base_dir, "qwen2.5-vl-7b")
     else:
-        vision |= HEAVY_VISION
-        config = type(config)(text_config=config.text_config.to_dict(), vision_config=vision,
-                              tie_word_embeddings=False, **{k: getattr(config, k) for k in _TOKEN_FIELDS})  # fmt: skip
-    torch.manual_seed(0)
-    dtype = torch.bfloat16 if gpu else torch.float32
-    with torch.device(device):
-        model = AutoModelForImageTextToText.from_config(config, dtype=dtype, attn_implementation="sdpa")
-    model.config._name_or_path = str(base_dir)  # TRL loads the reference model (beta > 0) from here
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
-    model.generation_config.pad_token_id = config.text_config.pad_token_id
-    return model
-
-
-_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+        config = random_model_config(base_dir, vision=HEAVY_VISION)
+    return build_random_model(config, base_dir, device=device, dtype=torch.bfloat16 if gpu else torch.float32)
 
 
 class VisionTimer:

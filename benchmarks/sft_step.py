@@ -36,37 +36,16 @@ from transformers import TrainerCallback
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-PAPER_TOTAL_PIXELS = 3584 * 28 * 28
-QWEN25_VL_7B_TEXT = {
-    "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
-    "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000, "rms_norm_eps": 1e-6,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
-}  # fmt: skip
-QWEN25_VL_7B_VISION = {
-    "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584,
-    "fullatt_block_indexes": [7, 15, 23, 31], "window_size": 112, "patch_size": 14, "spatial_merge_size": 2,
-    "temporal_patch_size": 2, "tokens_per_second": 2,
-}  # fmt: skip
-_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
-
 
 def build_model(tiny_dir: Path, arch: str, device: str):
     """The tiny model as saved, or Qwen2.5-VL-7B's architecture with random bf16 weights on ``device``."""
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
+
+    from owlcap.models.tiny import build_random_model, random_model_config
 
     if arch == "tiny":
         return AutoModelForImageTextToText.from_pretrained(tiny_dir, dtype=torch.float32)
-    tiny = AutoConfig.from_pretrained(tiny_dir)
-    special = {key: getattr(tiny.text_config, key) for key in ("eos_token_id", "pad_token_id", "bos_token_id")}
-    config = type(tiny)(
-        text_config=QWEN25_VL_7B_TEXT | special,
-        vision_config=dict(QWEN25_VL_7B_VISION),
-        tie_word_embeddings=False,
-        **{key: getattr(tiny, key) for key in _TOKEN_FIELDS},
-    )
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")
+    model = build_random_model(random_model_config(tiny_dir, arch), tiny_dir, device=device, dtype=torch.bfloat16)
     model.config.use_cache = False
     return model
 
@@ -169,6 +148,8 @@ class StepClock(TrainerCallback):
 
 
 def _sampling(args, frames: int) -> dict:
+    from owlcap.video import PAPER_TOTAL_PIXELS
+
     if args.arch == "tiny":
         return {"nframes": frames, "min_pixels": 16 * 28 * 28, "max_pixels": 64 * 28 * 28}
     return {"nframes": frames, "total_pixels": PAPER_TOTAL_PIXELS, "min_pixels": 16 * 28 * 28}

@@ -38,3 +38,36 @@ def test_tiny_model_is_deterministic_for_a_seed(tmp_path):
 def test_unknown_family_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="family"):
         build_tiny_model(tmp_path, "llava")
+
+
+def test_a_named_architecture_runs_on_the_tiny_tokenizer_without_weights(tiny_qwen25):
+    import torch
+
+    from owlcap.models.tiny import build_random_model, random_model_config
+
+    tiny = AutoConfig.from_pretrained(tiny_qwen25)
+    config = random_model_config(tiny_qwen25, "qwen2.5-vl-7b")
+    assert (config.text_config.hidden_size, config.vision_config.depth) == (3584, 32)
+    assert config.video_token_id == tiny.video_token_id
+    assert config.text_config.eos_token_id == tiny.text_config.eos_token_id
+    model = build_random_model(config, tiny_qwen25, device="meta", dtype=torch.bfloat16)  # shapes only, no memory
+    assert model.num_parameters() == 8_292_166_656  # Qwen2.5-VL-7B-Instruct's published count
+    assert model.config._name_or_path == str(tiny_qwen25)  # where TRL finds the tokenizer and a reference model
+
+
+def test_random_config_keeps_the_tiny_dimensions_unless_overridden(tiny_qwen25):
+    from owlcap.models.tiny import random_model_config
+
+    tiny = AutoConfig.from_pretrained(tiny_qwen25)
+    config = random_model_config(tiny_qwen25, vision={"depth": 6})
+    assert config.text_config.hidden_size == tiny.text_config.hidden_size
+    assert config.vision_config.depth == 6 and config.vision_config.hidden_size == tiny.vision_config.hidden_size
+
+
+def test_random_config_rejects_an_unknown_architecture_or_a_foreign_tokenizer(tiny_qwen25, tiny_qwen3):
+    from owlcap.models.tiny import random_model_config
+
+    with pytest.raises(ValueError, match="architecture"):
+        random_model_config(tiny_qwen25, "llava-7b")
+    with pytest.raises(ValueError, match="needs a qwen2_5_vl"):
+        random_model_config(tiny_qwen3, "qwen2.5-vl-7b")

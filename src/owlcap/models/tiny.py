@@ -3,6 +3,10 @@
 Tests and demos need a model that loads with ``from_pretrained(dir)`` and runs the real Qwen2.5-VL / Qwen3-VL code
 paths (video processor, M-RoPE, vision tower, generation) without network access. The weights are random; the
 captions it writes are gibberish, which is the point: every code path, no download.
+
+Benchmarks need the cost of a real architecture, not its weights: :func:`random_model_config` describes a model of
+a named architecture (``qwen2.5-vl-7b``) that runs on a tiny model's tokenizer and processor, allocating nothing,
+and :func:`build_random_model` gives it random weights on a device when asked.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import logging
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -181,3 +185,63 @@ def _model_class(family: Family):
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
     return Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen3VLForConditionalGeneration
+
+
+# Dimensions of published checkpoints (their config.json), for models built with random weights.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "qwen2.5-vl-7b": {
+        "family": "qwen2_5_vl",
+        "text": {
+            "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+            "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000, "rms_norm_eps": 1e-6,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+        },
+        "vision": {
+            "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584,
+            "fullatt_block_indexes": [7, 15, 23, 31], "window_size": 112, "patch_size": 14, "spatial_merge_size": 2,
+            "temporal_patch_size": 2, "tokens_per_second": 2,
+        },
+    },
+}  # fmt: skip
+
+
+def random_model_config(base_dir: str | Path, arch: str | None = None, *, vision: dict[str, Any] | None = None):
+    """The config of a model that runs on ``base_dir``'s tokenizer and processor; no weights are allocated.
+
+    ``arch`` (a key of :data:`ARCHITECTURES`) gives every dimension; only the special token ids come from
+    ``base_dir`` (a tiny model's ids all fit the 7B vocabulary). ``None`` keeps ``base_dir``'s own dimensions.
+    ``vision`` overrides vision-tower fields on top of either.
+    """
+    from transformers import AutoConfig
+
+    base = AutoConfig.from_pretrained(base_dir)
+    if arch is None:
+        text, vision_config = base.text_config.to_dict(), base.vision_config.to_dict()
+    else:
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
+        spec = ARCHITECTURES[arch]
+        if base.model_type != spec["family"]:
+            raise ValueError(f"{arch} needs a {spec['family']} tokenizer/processor; {base_dir} is {base.model_type}")
+        special = {key: getattr(base.text_config, key) for key in ("eos_token_id", "pad_token_id", "bos_token_id")}
+        text, vision_config = special | spec["text"], dict(spec["vision"])
+    ids = {key: getattr(base, key) for key in _VISION_TOKEN_FIELDS}
+    return type(base)(text_config=text, vision_config=vision_config | (vision or {}), tie_word_embeddings=False, **ids)
+
+
+def build_random_model(config, base_dir: str | Path, *, device: str, dtype):
+    """Random weights for ``config`` (seed 0), allocated directly on ``device`` in ``dtype``, sdpa attention.
+
+    The model points back at ``base_dir`` (TRL loads a GRPO reference model from the policy's path) and generates
+    with its tokenizer's end and padding tokens.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForImageTextToText.from_config(config, dtype=dtype, attn_implementation="sdpa")
+    model.config._name_or_path = str(base_dir)
+    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    return model
