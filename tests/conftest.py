@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from owlcap import envs  # noqa: E402
+from owlcap.models.tiny import FAMILIES  # noqa: E402
 
 SAMPLES = envs.samples_dir()
 
@@ -38,10 +39,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random Qwen2.5-VL and Qwen3-VL checkpoints built offline, once per test session."""
-    from owlcap.models import FAMILIES, build_tiny_model
+    from owlcap.models import build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {family: build_tiny_model(root / family, family) for family in FAMILIES}
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request) -> str:
+    """Each tiny model family in turn (a test's own ``parametrize("family", ...)`` takes precedence)."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

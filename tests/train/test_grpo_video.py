@@ -16,11 +16,6 @@ from owlcap.train.grpo_video import (
 )
 
 
-@pytest.fixture(params=["qwen2_5_vl", "qwen3_vl"])
-def family(request):
-    return request.param
-
-
 @pytest.fixture
 def tiny(tiny_models, family):
     model, processor = load_tiny(tiny_models[family])
@@ -36,6 +31,13 @@ def _per_row_inputs(builder, rows):
     texts = [builder.render(row) for row in rows]
     videos = [builder.sampler.sample(row["video"]) for row in rows]
     return processor_inputs(builder.processor, texts, videos)
+
+
+def _per_row_and_shared(processor, family, hmd_videos):
+    """The same rows two ways: the per-row model inputs, and the plan that encodes each distinct video once."""
+    builder = VideoPromptBuilder(processor, tiny_sampling(family))
+    rows = _rows(hmd_videos)
+    return _per_row_inputs(builder, rows), VideoPlan.from_rows(builder.build(rows).videos)
 
 
 def test_plan_dedupes_rows_by_video_object():
@@ -70,10 +72,7 @@ def test_token_types_match_the_processor(tiny, family, hmd_videos):
 
 def test_shared_encoding_gives_the_per_row_logits(tiny, family, hmd_videos):
     model, processor = tiny
-    builder = VideoPromptBuilder(processor, tiny_sampling(family))
-    rows = _rows(hmd_videos)
-    reference_inputs = _per_row_inputs(builder, rows)
-    plan = VideoPlan.from_rows(builder.build(rows).videos)
+    reference_inputs, plan = _per_row_and_shared(processor, family, hmd_videos)
     ids, mask = reference_inputs["input_ids"], reference_inputs["attention_mask"]
     with torch.no_grad():
         expected = model(**reference_inputs).logits
@@ -98,10 +97,7 @@ def test_gradients_of_all_rows_reach_the_one_encoding(tiny, family, hmd_videos):
 
 def test_generation_with_shared_encoding_matches_per_row(tiny, family, hmd_videos):
     model, processor = tiny
-    builder = VideoPromptBuilder(processor, tiny_sampling(family))
-    rows = _rows(hmd_videos)
-    inputs = _per_row_inputs(builder, rows)
-    plan = VideoPlan.from_rows(builder.build(rows).videos)
+    inputs, plan = _per_row_and_shared(processor, family, hmd_videos)
     settings = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": processor.tokenizer.pad_token_id}
     calls = []
     handle = model.model.visual.register_forward_hook(

@@ -10,11 +10,6 @@ from owlcap.train.modeling import (
 )
 
 
-@pytest.fixture(params=["qwen2_5_vl", "qwen3_vl"])
-def family(request):
-    return request.param
-
-
 def _load(tiny_models, family, **fields):
     config = TrainModelConfig(name_or_path=str(tiny_models[family]), **fields)
     model, processor = load_training_model(config)
