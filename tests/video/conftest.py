@@ -47,6 +47,20 @@ def make_video(
     return path
 
 
+def _mux_silence(container, frames: int = 20) -> None:
+    """Add a mono 16 kHz AAC stream to ``container`` holding ``frames`` x 1024 samples of silence."""
+    import av
+
+    stream = container.add_stream("aac", rate=16000)
+    for _ in range(frames):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 @pytest.fixture(scope="session")
 def generated_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("videos")
@@ -110,15 +124,7 @@ def audio_only_file(generated_dir: Path) -> Path:
 
     path = generated_dir / "audio_only.m4a"
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        samples = np.zeros((1, 1024), dtype=np.float32)
-        for _ in range(20):
-            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _mux_silence(container)
     return path
 
 
@@ -131,14 +137,7 @@ def empty_video(generated_dir: Path) -> Path:
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
-        audio = container.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        for _ in range(20):
-            for packet in audio.encode(frame):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        _mux_silence(container)
     return path
 
 
