@@ -1,6 +1,6 @@
-"""Run by test_grpo_distributed.py under ``accelerate launch --cpu --num_processes 2``: two GRPO steps with DDP.
+"""Run by test_grpo_distributed.py under ``torchrun --standalone --nproc_per_node 2``: two GRPO steps with DDP.
 
-Each rank writes the checksum of its vision tower before and after, and its rank's completions count, to OUT_DIR.
+Each rank writes the checksums of its vision tower's parameters before and after, and the steps it ran, to OUT_DIR.
 """
 
 import json
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 from grpo_support import distinct_chars, make_trainer
+
+from owlcap.train.saving import end_process_group
 
 
 def main(model_dir: str, out_dir: str, *videos: str) -> None:
@@ -24,6 +26,7 @@ def main(model_dir: str, out_dir: str, *videos: str) -> None:
     rank = trainer.accelerator.process_index
     record = {"rank": rank, "before": before, "after": checksum(), "steps": trainer.state.global_step}
     (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(record), encoding="utf-8")
+    end_process_group()  # as the recipes end: a rank left to tear gloo down at exit can abort (SIGABRT)
 
 
 if __name__ == "__main__":

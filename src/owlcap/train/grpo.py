@@ -26,7 +26,7 @@ from owlcap.train.checkpoints import resolve_resume
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
-from owlcap.train.saving import save_final_model
+from owlcap.train.saving import end_process_group, save_final_model
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,10 @@ REFERENCE_COLUMN = "caption"  # the HMD caption of each video is CSER's referenc
 
 
 def run_grpo(config_path: str | Path | None, overrides: list[str] | None = None):
-    """Load the YAML run config (plus CLI overrides) and train; returns the trainer."""
-    return train_grpo(load_config(GRPORunConfig, config_path, overrides))
+    """Load the YAML run config (plus CLI overrides) and train; returns the trainer. The run ends the process group."""
+    trainer = train_grpo(load_config(GRPORunConfig, config_path, overrides))
+    end_process_group()
+    return trainer
 
 
 def train_grpo(config: GRPORunConfig):

@@ -1,8 +1,10 @@
-"""The final save both recipes end with: the trained model and its processor in ``output_dir``.
+"""How both recipes end: the trained model and its processor in ``output_dir``, then the process group closed.
 
 A full model is saved as one ordinary checkpoint (FSDP's sharded state gathered first). A LoRA run saves its
 adapter in ``output_dir/adapter`` and, with ``merge_lora`` (default), the base model with the adapter merged in
 ``output_dir``, so ``owlcap caption --model OUTPUT_DIR`` works either way.
+
+The entry points (``run_sft``, ``run_grpo``: one run per process) then call :func:`end_process_group`.
 """
 
 from __future__ import annotations
@@ -77,3 +79,17 @@ def merge_lora_adapter(config: TrainRunConfig, adapter: Path, output: Path) -> N
     merged.save_pretrained(str(output))
     processor.save_pretrained(str(output))
     logger.info("merged LoRA adapter %s into %s", adapter, output)
+
+
+def end_process_group() -> None:
+    """Wait for every rank, then destroy the process group; nothing to do in a single process.
+
+    Left to interpreter exit, each rank tears gloo/NCCL down at its own moment while the others are exiting, and
+    gloo can answer a connection closed under its loop thread with ``std::terminate`` (SIGABRT): a finished run
+    would end as a failed one. After this no collective may run in the process: call it once, when the run is over.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

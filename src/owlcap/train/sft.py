@@ -43,7 +43,7 @@ from owlcap.models.inputs import vision_factor
 from owlcap.train.checkpoints import CheckpointWeightsMixin, resolve_resume
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
-from owlcap.train.saving import save_final_model
+from owlcap.train.saving import end_process_group, save_final_model
 from owlcap.train.sft_config import SFTRunConfig
 
 logger = logging.getLogger(__name__)
@@ -111,8 +111,10 @@ class VideoSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
 
 
 def run_sft(config_path: str | Path | None, overrides: list[str] | None = None, **kwargs: Any) -> SFTResult:
-    """Entry point of ``owlcap train sft CONFIG [--key value ...]``."""
-    return train_sft(load_config(SFTRunConfig, config_path, overrides), **kwargs)
+    """Entry point of ``owlcap train sft CONFIG [--key value ...]``; the run ends the process group."""
+    result = train_sft(load_config(SFTRunConfig, config_path, overrides), **kwargs)
+    end_process_group()
+    return result
 
 
 def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResult:
