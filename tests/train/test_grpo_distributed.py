@@ -7,11 +7,10 @@ same, changed, vision weights.
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.launch import torchrun
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +18,9 @@ WORKER = Path(__file__).with_name("grpo_ddp_worker.py")
 
 
 def test_two_processes_keep_the_vision_tower_in_sync(tiny_qwen25, hmd_videos, tmp_path):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               str(WORKER), str(tiny_qwen25), str(tmp_path), *(str(v) for v in hmd_videos[:2])]  # fmt: skip
+    args = [str(WORKER), str(tiny_qwen25), str(tmp_path), *(str(v) for v in hmd_videos[:2])]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parent)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=WORKER.parent)
+    result = torchrun(args, timeout=180, env=env, cwd=WORKER.parent)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert [r["steps"] for r in ranks] == [2, 2]

@@ -198,19 +198,12 @@ def test_qwen3_vl_trains_evaluates_and_saves(tiny_qwen3, fast_records, tmp_path)
 
 @pytest.mark.slow
 def test_two_process_ddp_logs_once_and_sums_counters_over_ranks(tiny_qwen25, fast_records, tmp_path):
-    import socket
-    import subprocess
-    import sys
+    from helpers.launch import torchrun
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
     out = tmp_path / "ddp"
     fields = {"max_steps": 2, "save_steps": 100, "per_device_train_batch_size": 1}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
-    command += ["-m", "owlcap.cli.main", "train", "sft", str(TINY)]
-    command += _overrides(tiny_qwen25, fast_records, out, **fields)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=REPO)
+    args = ["-m", "owlcap.cli.main", "train", "sft", str(TINY), *_overrides(tiny_qwen25, fast_records, out, **fields)]
+    done = torchrun(args, timeout=240, cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((out / "sft_result.json").read_text())
     assert result["global_step"] == 2
