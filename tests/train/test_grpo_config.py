@@ -73,3 +73,13 @@ def test_a_batch_that_cannot_hold_whole_groups_gets_a_hint():
     config = GRPORunConfig.model_validate({**DATA, "per_device_train_batch_size": 3})
     with pytest.raises(ConfigError, match="set per_device_train_batch_size to 8"):
         config.trl_config()
+
+
+def test_a_partial_sampling_override_keeps_the_paper_pixel_budget():
+    from owlcap.config import load_config
+    from owlcap.train.grpo_config import GRPORunConfig
+    from owlcap.video import PAPER_TOTAL_PIXELS
+
+    config = load_config(GRPORunConfig, None, ["--data.train_files", "[x.jsonl]", "--data.sampling.nframes", "16"])
+    assert config.data.sampling.nframes == 16
+    assert config.data.sampling.total_pixels == PAPER_TOTAL_PIXELS

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 from owlcap.train.modeling import TrainModelConfig
-from owlcap.video import SamplingConfig
+from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig
 
 
 class TrainDataConfig(BaseModel):
@@ -36,6 +36,14 @@ class TrainDataConfig(BaseModel):
         description="Frame sampling (owlcap.video); paper: 2 fps, total_pixels 3584*28*28. factor comes from the "
         "model's processor.",
     )
+
+    @field_validator("sampling", mode="before")
+    @classmethod
+    def _paper_budget_unless_given(cls, value: Any) -> Any:
+        """A partial ``sampling:`` section (e.g. only ``nframes``) keeps the paper's pixel budget."""
+        if isinstance(value, dict) and "total_pixels" not in value:
+            return {**value, "total_pixels": PAPER_TOTAL_PIXELS}
+        return value
 
 
 class TrainRunConfig(BaseModel):

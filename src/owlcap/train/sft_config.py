@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
-from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig
+from owlcap.video import SamplingConfig
 
 
 class SFTDataConfig(TrainDataConfig):
@@ -34,14 +34,6 @@ class SFTDataConfig(TrainDataConfig):
         "model's processor.",
     )
     num_workers: int = Field(4, ge=0, description="DataLoader worker processes decoding videos ahead of the GPU.")
-
-    @field_validator("sampling", mode="before")
-    @classmethod
-    def _paper_budget_unless_given(cls, value: Any) -> Any:
-        """A partial ``sampling:`` section (e.g. only ``nframes``) keeps the paper's pixel budget."""
-        if isinstance(value, dict) and "total_pixels" not in value:
-            return {**value, "total_pixels": PAPER_TOTAL_PIXELS}
-        return value
 
 
 class SFTRunConfig(TrainRunConfig):
