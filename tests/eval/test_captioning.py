@@ -53,8 +53,8 @@ def test_failed_videos_get_error_lines_and_the_batch_goes_on(tiny_qwen25, hmd_vi
     assert result.exit_code == 1
     records = {r["id"]: r for r in read_jsonl(out)}
     assert records["hummingbird_3"]["caption"] and records["programs_2"]["caption"]
-    assert "notes.mp4" in records["notes"]["error"] or "video" in records["notes"]["error"]
-    assert "error" in records["missing"] and "caption" not in records["missing"]
+    assert records["notes"]["error"].startswith("video: not a readable video")
+    assert records["missing"]["error"] == "video: no such file" and "caption" not in records["missing"]
     assert "2 input(s) failed" in result.output
 
 
