@@ -54,13 +54,13 @@ def to_video_request(messages: list[Message]) -> Any:
     turns = [m for m in messages if m.get("role") != "system"]
     prompt_parts: list[str] = []
     videos: list[Any] = []
-    for index, message in enumerate(turns):
+    for message in turns:
         text, found = _texts(message.get("content"))
         videos += found
         if message.get("role") == "assistant":
             prompt_parts.append(f"Your previous answer was:\n{text}")
         else:
-            prompt_parts.append(text if index == 0 else f"{text}")
+            prompt_parts.append(text)
     if len(videos) > 1:
         raise JudgeError(f"the hf backend takes one video per request, got {len(videos)}")
     return VideoRequest(prompt="\n\n".join(prompt_parts), video=videos[0] if videos else None, system=system)
