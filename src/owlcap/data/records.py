@@ -58,6 +58,8 @@ class HMDRecord(BaseModel):
     video: str = Field(min_length=1, description="Video path, absolute or relative to the JSONL file's folder.")
     caption: str = Field(min_length=1, description="The final caption a captioner is trained to write.")
     prompt: str | None = Field(None, description="User prompt for this record; None = the trainer's default prompt.")
+    start: float | None = Field(None, ge=0, description="Clip start in seconds (None: the video's start).")
+    end: float | None = Field(None, gt=0, description="Clip end in seconds (None: the video's end).")
     motion_caption: str | None = Field(None, description="MDF stage 1: the motion-oriented model's caption.")
     fused_caption: str | None = Field(None, description="MDF stage 2: motion caption completed with static detail.")
     units: list[str] | None = Field(None, description="FGE: the fused caption split into minimal units.")
@@ -82,6 +84,8 @@ class CaptionExample:
     prompt: str | None = None
     system: str | None = None
     source: str = ""
+    start: float | None = None
+    end: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,7 +132,8 @@ def parse_record(record: dict[str, Any], *, base: Path, source: str = "", defaul
         except ValidationError as exc:
             raise ValueError(_validation_message(exc)) from exc
         caption = hmd.caption.strip()
-        return CaptionExample(hmd.id, _resolve(hmd.video, base), caption, hmd.prompt, None, source)
+        start, end = clip_trims(record)
+        return CaptionExample(hmd.id, _resolve(hmd.video, base), caption, hmd.prompt, None, source, start, end)
     raise ValueError("neither an HMD record (id, video, caption) nor a conversation ('messages' or 'conversations')")
 
 
@@ -155,7 +160,34 @@ def _parse_conversation(record: dict[str, Any], *, base: Path, source: str, defa
     if not caption.strip():
         raise ValueError("the assistant turn (the caption) is empty")
     record_id = str(record.get("id", default_id))
-    return CaptionExample(record_id, _resolve(video, base), caption.strip(), prompt or None, system or None, source)
+    start, end = clip_trims(record)
+    return CaptionExample(
+        record_id, _resolve(video, base), caption.strip(), prompt or None, system or None, source, start, end
+    )
+
+
+TRIM_FIELDS = (("start", "end"), ("start_time", "end_time"))
+"""Clip-trim field pairs, in seconds: owlcap's (``start``/``end``) and the released OwlCap lines' (``start_time``/
+``end_time``). A missing or ``null`` bound means the video's own start or end."""
+
+
+def clip_trims(record: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The ``(start, end)`` clip trims of a record, in seconds; ``ValueError`` names the field and the problem."""
+    found: dict[str, float | None] = {"start": None, "end": None}
+    for pair in TRIM_FIELDS:
+        for bound, name in zip(("start", "end"), pair, strict=True):
+            value = record.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name!r} must be a number of seconds >= 0 or null, got {value!r}")
+            if found[bound] is not None and found[bound] != float(value):
+                raise ValueError(f"{name!r} ({value}) contradicts {pair[0] if bound == 'start' else pair[1]!r}")
+            found[bound] = float(value)
+    start, end = found["start"], found["end"]
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"clip start ({start} s) must be before its end ({end} s)")
+    return start, end
 
 
 def _split_content(content: Any) -> tuple[str, list[str]]:

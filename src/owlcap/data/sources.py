@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from owlcap.data.records import TRIM_FIELDS, clip_trims
 from owlcap.errors import DataError
 from owlcap.jsonl import iter_jsonl
 
@@ -18,11 +19,18 @@ MANIFEST_SUFFIXES = frozenset({".jsonl", ".json"})
 
 @dataclass(frozen=True)
 class VideoItem:
-    """One video to process: a stable id (output key, resume key) and its path. ``extra`` keeps manifest fields."""
+    """One video to process: a stable id (output key, resume key), its path and optional clip trims in seconds
+    (``start``/``end``, or the released lines' ``start_time``/``end_time``). ``extra`` keeps other manifest fields."""
 
     id: str
     video: str
     extra: tuple[tuple[str, object], ...] = ()
+    start: float | None = None
+    end: float | None = None
+
+    def field(self, name: str, default: object = None) -> object:
+        """A manifest field kept in ``extra`` (e.g. ``caption``, ``motion_caption``)."""
+        return dict(self.extra).get(name, default)
 
 
 def collect_videos(inputs: list[str | Path]) -> tuple[list[VideoItem], list[DataError]]:
@@ -59,10 +67,16 @@ def _manifest_items(path: Path) -> tuple[list[VideoItem], list[DataError]]:
         if not isinstance(video, str) or not video:
             errors.append(DataError(path, "missing string field 'video'", line.line))
             continue
+        try:
+            start, end = clip_trims(record)
+        except ValueError as exc:
+            errors.append(DataError(path, str(exc), line.line))
+            continue
         video_path = Path(video) if Path(video).is_absolute() else path.parent / video
         item_id = record.get("id", Path(video).stem)
-        extra = tuple((k, v) for k, v in record.items() if k not in ("id", "video"))
-        items.append(VideoItem(id=str(item_id), video=str(video_path), extra=extra))
+        trims = {name for pair in TRIM_FIELDS for name in pair}
+        extra = tuple((k, v) for k, v in record.items() if k not in ("id", "video", *trims))
+        items.append(VideoItem(id=str(item_id), video=str(video_path), extra=extra, start=start, end=end))
     return items, errors
 
 

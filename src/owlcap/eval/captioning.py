@@ -136,6 +136,10 @@ def _decode_in_order(pool, items, sampling, window) -> Iterator[_Decoded]:
 def _decode(item: VideoItem, sampling: SamplingConfig) -> _Decoded:
     started = time.perf_counter()
     try:
+        sampling = sampling.clip(item.start, item.end)
+    except ValueError as exc:  # a trim that contradicts the configured span
+        return _Decoded(item, None, f"clip trims: {exc}", time.perf_counter() - started)
+    try:
         video = sampling.sample(item.video)
     except VideoDecodeError as exc:
         return _Decoded(item, None, exc.cause, time.perf_counter() - started)
@@ -154,6 +158,7 @@ def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: Caption
             "sampling": sampling.model_dump(exclude_none=True),
             "generation": config.generation.model_dump(exclude_none=True),
         }
+        record |= {k: v for k, v in (("start", decoded.item.start), ("end", decoded.item.end)) if v is not None}
         if decoded.video is None:
             yield record | {"error": f"video: {decoded.error}", "seconds": round(decoded.seconds, 3)}
             continue

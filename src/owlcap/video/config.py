@@ -74,6 +74,14 @@ class SamplingConfig(BaseModel):
         """The OwlCap setting: 2 fps and a total budget of 3584*28*28 pixels per video."""
         return cls(**{"fps": 2.0, "total_pixels": PAPER_TOTAL_PIXELS, **overrides})
 
+    def clip(self, start: float | None, end: float | None) -> SamplingConfig:
+        """These settings restricted to one clip's ``[start, end]`` seconds (a record's trims); ``None`` keeps the
+        configured bound. Validated like any config: ``start >= end`` raises ``pydantic.ValidationError``."""
+        if start is None and end is None:
+            return self
+        span = {"start": self.start if start is None else start, "end": self.end if end is None else end}
+        return type(self).model_validate({**self.model_dump(), **span})
+
     def sample(self, path: str | Path, *, limits: VideoLimits | None = None) -> SampledVideo:
         """Decode and resize the frames of ``path`` these settings select (see ``owlcap.video.sample_frames``)."""
         from owlcap.video.sampling import sample_with_config
