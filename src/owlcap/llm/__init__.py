@@ -19,10 +19,11 @@ from owlcap.llm.config import LLMConfig, ModelSpec, parse_spec
 from owlcap.llm.factory import from_spec
 from owlcap.llm.parsing import strip_think
 from owlcap.llm.stats import LLMStats, StatsSnapshot
-from owlcap.llm.task import Generation, Message, Outcome, Task
+from owlcap.llm.task import Answer, Generation, Message, Outcome, Task
 
 __all__ = [
     "LLM",
+    "Answer",
     "Generation",
     "LLMConfig",
     "LLMStats",

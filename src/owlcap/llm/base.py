@@ -25,7 +25,7 @@ from owlcap.llm.loop import BackgroundLoop
 from owlcap.llm.parsing import message_chars, parse_structured, repair_messages, strip_think
 from owlcap.llm.retry import RetryableError, next_wait
 from owlcap.llm.stats import LLMStats
-from owlcap.llm.task import Generation, Message, Outcome, Task
+from owlcap.llm.task import Answer, Generation, Message, Outcome, Task
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class LLM(abc.ABC):
         start = time.perf_counter()
         self.stats.add(calls=1)
         try:
-            result = await self._chat(messages, schema, options, check)
+            result, _, _ = await self._chat(messages, schema, options, check)
         except JudgeError:
             self.stats.add(failures=1)
             self.stats.record_latency(time.perf_counter() - start)
@@ -88,7 +88,12 @@ class LLM(abc.ABC):
         return result
 
     async def run(self, task: Task) -> Any:
-        """Answer a structured ``Task`` (an instance of ``task.schema``), from the cache when it was answered before."""
+        """Answer a ``Task`` (a ``task.schema`` instance, ``task.parse``'s value, or text), from the cache when it
+        was answered before."""
+        return (await self.answer(task)).value
+
+    async def answer(self, task: Task) -> Answer[Any]:
+        """``run`` with provenance: the raw answer text and how many answers it took (0 when cached)."""
         start = time.perf_counter()
         self.stats.add(calls=1)
         cache = self._result_cache()
@@ -98,10 +103,10 @@ class LLM(abc.ABC):
             cached = cache.get(key)
             if cached is not None:
                 self.stats.add(cache_hits=1, successes=1)
-                return task.schema.model_validate(cached)
+                return _from_cache(task, cached)
             self.stats.add(cache_misses=1)
         try:
-            result = await self._run_task(task)
+            value, raw, attempts = await self._run_task(task)
         except JudgeError as exc:
             self.stats.add(failures=1)
             self.stats.record_latency(time.perf_counter() - start)
@@ -109,8 +114,8 @@ class LLM(abc.ABC):
         self.stats.add(successes=1)
         self.stats.record_latency(time.perf_counter() - start)
         if cache is not None:
-            cache.put(key, result.model_dump(mode="json"), kind=task.kind)
-        return result
+            cache.put(key, _to_cache(task, value, raw), kind=task.kind)
+        return Answer(value, raw, attempts)
 
     async def chat_many(
         self,
@@ -185,8 +190,17 @@ class LLM(abc.ABC):
             return await self.run(item)
         return await self.chat(item, schema)
 
-    async def _run_task(self, task: Task) -> Any:
-        return await self._chat(task.messages, task.schema, task.options, task.check)
+    async def _run_task(self, task: Task) -> tuple[Any, str | None, int]:
+        """``(value, raw answer, answers requested)`` for one task, not cached."""
+        return await self._chat(
+            task.messages,
+            task.schema,
+            task.options,
+            task.check,
+            parse=task.parse,
+            on_invalid=task.on_invalid,
+            max_attempts=task.max_attempts,
+        )
 
     def _result_cache(self) -> ResultCache | None:
         if not (self.config.cache and self.uses_cache):
@@ -203,27 +217,42 @@ class LLM(abc.ABC):
         return semaphore
 
     async def _chat(
-        self, messages: list[Message], schema: type[BaseModel] | None, options: dict[str, Any], check: Any
-    ) -> Any:
-        """Request, then validate; an invalid answer gets up to ``repair_rounds`` follow-ups showing the problem."""
+        self,
+        messages: list[Message],
+        schema: type[BaseModel] | None,
+        options: dict[str, Any],
+        check: Any,
+        *,
+        parse: Any = None,
+        on_invalid: str = "repair",
+        max_attempts: int | None = None,
+    ) -> tuple[Any, str, int]:
+        """Request, then validate: ``(value, raw text, answers requested)``. An invalid answer is followed by a
+        repair round showing the problem, or by a fresh sample of the same request (``on_invalid="resample"``)."""
+        attempts = max_attempts if max_attempts is not None else self.config.repair_rounds + 1
         conversation = messages
-        for round_index in range(self.config.repair_rounds + 1):
-            if round_index:
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
                 self.stats.add(repairs=1)
             text = await self._request(conversation, schema, options)
-            if schema is None:
-                return strip_think(text)
+            if schema is None and parse is None:
+                return strip_think(text), text, attempt
             try:
-                result = parse_structured(text, schema)
+                result = parse(strip_think(text)) if schema is None else parse_structured(text, schema)
                 if check is not None:
                     check(result)
-                return result
+                return result, text, attempt
             except ValueError as exc:
                 problem = str(exc)
-                more = "; asking for a repair" if round_index < self.config.repair_rounds else ""
+                if attempt < attempts:
+                    more = "; asking again" if on_invalid == "resample" else "; asking for a repair"
+                else:
+                    more = ""
                 logger.info("%s: invalid answer (%s)%s", self.name, problem, more)
-                conversation = repair_messages(messages, strip_think(text), problem, schema)
-        raise JudgeError(f"invalid answer after {self.config.repair_rounds} repair round(s): {problem}")
+                if on_invalid == "repair":
+                    conversation = repair_messages(messages, strip_think(text), problem, schema)
+        how = f"{attempts - 1} repair round(s)" if on_invalid == "repair" else "fresh samples"
+        raise JudgeError(f"invalid answer after {attempts} attempt(s) ({how}): {problem}")
 
     async def _request(self, messages: list[Message], schema: type[BaseModel] | None, options: dict[str, Any]) -> str:
         """One answer, retrying transient errors with backoff; raises ``JudgeError`` when retries are spent."""
@@ -264,3 +293,22 @@ class LLM(abc.ABC):
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
     ) -> Generation:
         """Send one request. Raise ``RetryableError`` for transient failures and ``JudgeError`` for the rest."""
+
+
+_ANSWER_FORMAT = "owlcap.answer.v2"
+
+
+def _to_cache(task: Task, value: Any, raw: str | None) -> Any:
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return {"format": _ANSWER_FORMAT, "value": data, "raw": raw}
+
+
+def _from_cache(task: Task, cached: Any) -> Answer[Any]:
+    # Entries written before answers kept their raw text hold the schema instance's JSON alone.
+    if isinstance(cached, dict) and cached.get("format") == _ANSWER_FORMAT:
+        value, raw = cached["value"], cached.get("raw")
+    else:
+        value, raw = cached, None
+    if task.schema is not None:
+        value = task.schema.model_validate(value)
+    return Answer(value, raw, 0, cached=True)

@@ -68,13 +68,19 @@ def parse_structured(text: str, schema: type[ModelT]) -> ModelT:
         raise ValueError(f"JSON does not match the schema: {problems}") from exc
 
 
-def repair_messages(messages: list[Message], answer: str, problem: str, schema: type[BaseModel]) -> list[Message]:
-    """The conversation for a repair round: the invalid answer, what is wrong, and the schema to follow."""
-    schema_text = json.dumps(json_schema(schema), ensure_ascii=False)
-    request = (
-        f"Your answer could not be used: {problem}. Reply again with only one JSON object that follows this "
-        f"JSON schema, with no other text:\n{schema_text}"
-    )
+def repair_messages(
+    messages: list[Message], answer: str, problem: str, schema: type[BaseModel] | None
+) -> list[Message]:
+    """The conversation for a repair round: the invalid answer, what is wrong, and the schema to follow (when the
+    answer has one; otherwise the original instructions stand)."""
+    if schema is None:
+        request = f"Your answer could not be used: {problem}. Reply again, following the instructions exactly."
+    else:
+        schema_text = json.dumps(json_schema(schema), ensure_ascii=False)
+        request = (
+            f"Your answer could not be used: {problem}. Reply again with only one JSON object that follows this "
+            f"JSON schema, with no other text:\n{schema_text}"
+        )
     return [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": request}]
 
 

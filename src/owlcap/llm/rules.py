@@ -34,19 +34,20 @@ class RulesBackend(LLM):
     def name(self) -> str:
         return "rules"
 
-    async def _run_task(self, task: Task) -> Any:
+    async def _run_task(self, task: Task) -> tuple[Any, str, int]:
         if task.offline is None:
             raise JudgeError(f"the rules backend cannot answer {task.kind!r}: it needs a model (e.g. video input)")
         self.stats.add(requests=1, prompt_chars=message_chars(task.messages))
         data = task.offline(self.rules)
-        self.stats.add(completion_chars=len(json.dumps(data, ensure_ascii=False)))
+        raw = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        self.stats.add(completion_chars=len(raw))
         try:
-            result = task.schema.model_validate(data)
+            result = task.schema.model_validate(data) if task.schema is not None else data
             if task.check is not None:
                 task.check(result)
         except (ValidationError, ValueError) as exc:
             raise JudgeError(f"rules answer for {task.kind!r} is invalid: {exc}") from exc
-        return result
+        return result, raw, 1
 
     async def _generate(
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,16 +31,27 @@ class Task:
     them); ``offline`` computes the answer with the deterministic text rules, or is ``None`` when only a model can
     answer (e.g. verification against a video). ``check`` raises ``ValueError`` when a schema-valid answer is still
     unusable (e.g. one verdict missing), which triggers a repair round.
+
+    Answers come in three shapes: a ``schema`` instance (JSON found in the answer, validated by pydantic); with
+    ``schema=None`` and a ``parse`` function, whatever ``parse(text)`` returns (it must be JSON-able, and raise
+    ``ValueError`` for an unusable answer: an official scorer's own parser, say); with neither, the text itself.
+    ``<think>`` blocks are stripped first in every case. An invalid answer is followed by a repair round that
+    shows the model its answer (``on_invalid="repair"``) or by the same request again, as a fresh sample
+    (``"resample"``: what official scorers do); ``max_attempts`` answers in all (default: 1 + the config's
+    ``repair_rounds``), then ``JudgeError``.
     """
 
     kind: str
     version: str
     messages: list[Message]
-    schema: type[BaseModel]
+    schema: type[BaseModel] | None
     inputs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
-    offline: Callable[[TextRules], dict[str, Any]] | None = None
+    offline: Callable[[TextRules], Any] | None = None
+    parse: Callable[[str], Any] | None = None
+    on_invalid: Literal["repair", "resample"] = "repair"
+    max_attempts: int | None = None
 
     def cache_key(self, backend: str, model: str) -> str:
         """Stable key over backend, model, prompt version, inputs, schema and sampling options."""
@@ -50,11 +61,30 @@ class Task:
             "kind": self.kind,
             "version": self.version,
             "inputs": self.inputs,
-            "schema": json_schema(self.schema),
+            "schema": json_schema(self.schema) if self.schema is not None else None,
             "options": self.options,
         }
+        if self.parse is not None:
+            payload["parse"] = _callable_name(self.parse)
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _callable_name(function: Callable[..., Any] | None) -> str | None:
+    if function is None:
+        return None
+    return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}"
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """``LLM.answer``'s result: the value (schema instance, parsed value or text), the raw answer it came from,
+    how many answers were requested to get it (0 when it came from the cache) and whether it was cached."""
+
+    value: T
+    raw: str | None
+    attempts: int
+    cached: bool = False
 
 
 @dataclass(frozen=True)
