@@ -15,6 +15,7 @@ came from and the cause; the stages finished before it stay finished.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from owlcap.errors import ConfigError, OwlcapError
 from owlcap.run.config import BaseModelSection
 from owlcap.run.resolve import PipelineSource, load_pipeline
 from owlcap.run.stages import STAGE_NAMES, STAGES, Layout, ResolvedStage, RunContext, Stage
+from owlcap.run.stages.report import report_page
 from owlcap.run.state import StageDir, StageRecord, file_fingerprints, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ def run_source(source: PipelineSource, *, from_stage: str | None = None, only: s
             result.outcomes.append(StageOutcome(stage.name, "not run"))
             continue
         spec = resolved[stage.name]
-        stage_fp = stage_fingerprint(spec, records, base_fingerprint)
+        stage_fp = stage_fingerprint(spec, records, base_fingerprint, layout.run_dir)
         marker = StageDir(layout.run_dir, stage.name)
         done = marker.done()
         current = done is not None and done.fingerprint == stage_fp
@@ -108,7 +110,7 @@ def run_source(source: PipelineSource, *, from_stage: str | None = None, only: s
         records[stage.name] = record
         result.outcomes.append(StageOutcome(stage.name, "resumed" if record.resumed else "ran", record.seconds))
     if "report" in records:
-        result.report = Path(records["report"].summary["html"])
+        result.report = report_page(layout)
     return result
 
 
@@ -156,11 +158,18 @@ def _run_stage(
     return record
 
 
-def stage_fingerprint(spec: ResolvedStage, records: dict[str, StageRecord], base_fingerprint: str) -> str:
-    """Hash of what determines a stage's outputs: config, named files, upstream executions (and the base model)."""
+def stage_fingerprint(
+    spec: ResolvedStage, records: dict[str, StageRecord], base_fingerprint: str, run_dir: Path
+) -> str:
+    """Hash of what determines a stage's outputs: config, named files, upstream executions (and the base model).
+
+    Paths inside the run directory are hashed relative to it, so a run directory moved or copied elsewhere (with
+    ``--run_dir`` pointing at the new place) is still recognised as done.
+    """
+    config = json.dumps(spec.config.model_dump(mode="json"), sort_keys=True)
     parts = {
         "stage": spec.name,
-        "config": spec.config.model_dump(mode="json"),
+        "config": config.replace(str(run_dir), "${run_dir}"),
         "inputs": file_fingerprints(spec.inputs, what=f"stage {spec.name}", where=spec.where),
         "upstream": {name: records[name].execution for name in spec.upstream},
         "extra": spec.extra,

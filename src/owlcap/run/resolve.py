@@ -87,7 +87,7 @@ class StageConfigSource:
     data: dict[str, Any]
     file: str | None  # the stage config file, None when inline
     overrides: dict[str, Any]
-    cli: dict[str, Any]  # the part of the command line that reached this stage's overrides
+    cli: dict[str, Any]  # the command line's part of this stage's section: {"config": {...}, "overrides": {...}}
     pipeline_path: str
 
     def describe(self) -> str:
@@ -112,7 +112,7 @@ def stage_source(source: PipelineSource, stage: str, section: StageSection, run_
         base = expand(base, variables, where=f"stage {stage}: {file}")
     else:
         base = dict(section.config)
-    cli = source.cli_overrides.get(stage, {}).get("overrides", {})
+    cli = source.cli_overrides.get(stage, {})
     return StageConfigSource(stage, deep_merge(base, section.overrides), file, section.overrides, cli, source.path)
 
 
@@ -157,8 +157,9 @@ def _origin(loc: list[str], config: StageConfigSource) -> str:
     """Where the value at ``loc`` was set: the command line, the stage's overrides, or its config."""
     for depth in range(len(loc), 0, -1):
         prefix = loc[:depth]
-        if _lookup(config.cli, prefix) is not _MISSING:
-            return f"command line --{config.stage}.overrides.{'.'.join(prefix)}"
+        for part in ("overrides", "config"):
+            if _lookup(config.cli, [part, *prefix]) is not _MISSING:
+                return f"command line --{config.stage}.{part}.{'.'.join(prefix)}"
         if _lookup(config.overrides, prefix) is not _MISSING:
             return f"{config.stage}.overrides in {config.pipeline_path}"
     return config.describe()

@@ -29,9 +29,14 @@ def run_report(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     parts = render.sections(report, images)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render.markdown(report, parts), encoding="utf-8")
-    page = out / "index.html"
+    page = report_page(layout)
     page.write_text(render.html_page(report, parts), encoding="utf-8")
     return {"html": str(page), "markdown": str(out / "report.md"), "json": str(out / "report.json")}
+
+
+def report_page(layout: Layout) -> Path:
+    """The self-contained HTML page of a run's report."""
+    return layout.report_dir / "index.html"
 
 
 def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
