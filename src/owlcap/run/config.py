@@ -121,6 +121,12 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run_dir: str = Field(description="Where every stage writes (RUN_DIR/<stage>/) and the markers live.")
+    cpu_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Threads torch uses on CPU in this process (null = torch's default, one per core). Tiny models "
+        "run faster on one: their matrices are too small to split, and extra threads only contend for the cores.",
+    )
     model: BaseModelSection = Field(description="The base model (SFT starts from it; the 'base' captioner).")
     sft: TrainStageSection | None = Field(None, description="Supervised fine-tuning of the base model.")
     grpo: TrainStageSection | None = Field(None, description="GRPO with CSER + length reward, from SFT's model.")

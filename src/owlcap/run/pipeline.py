@@ -24,6 +24,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from owlcap.errors import ConfigError, OwlcapError
 from owlcap.run.config import BaseModelSection
 from owlcap.run.resolve import PipelineSource, load_pipeline
@@ -78,6 +80,10 @@ def run_source(source: PipelineSource, *, from_stage: str | None = None, only: s
     resolved = {stage.name: stage.resolve(source, layout) for stage in stages}
     for spec in resolved.values():  # a missing file is reported before any stage runs
         file_fingerprints(spec.inputs, what=f"stage {spec.name}", where=spec.where)
+    if source.config.cpu_threads is not None:
+        import torch
+
+        torch.set_num_threads(source.config.cpu_threads)
     base_model = ensure_base_model(source.config.model)
     base_fingerprint = _model_fingerprint(base_model)
 
@@ -132,6 +138,9 @@ def _run_stage(
     stage: Stage, spec: ResolvedStage, marker: StageDir, stage_fp: str, context: RunContext, *, fresh: bool
 ) -> StageRecord:
     context.resuming = marker.begin(stage_fp, fresh=fresh)
+    # The stage's resolved config, as its own command takes it (owlcap train sft RUN_DIR/sft/config.yaml ...).
+    config = yaml.safe_dump(spec.config.model_dump(mode="json"), sort_keys=False)
+    (marker.path / "config.yaml").write_text(config, encoding="utf-8")
     verb = "resuming (interrupted before)" if context.resuming else "running"
     logger.info("stage %s: %s: %s", stage.name, verb, stage.describe)
     started = time.time()

@@ -41,10 +41,10 @@ def resolve_caption(source: PipelineSource, layout: Layout) -> ResolvedStage:
 
 
 def model_path(name: str, context: RunContext) -> str:
-    """Where captioner ``name`` lives: the base model, or the SFT / GRPO stage's output."""
+    """Where captioner ``name`` lives: the base model, or the model the SFT / GRPO stage saved."""
     if name == "base":
         return context.base_model
-    return str(context.layout.sft_model if name == "sft" else context.layout.grpo_model)
+    return str(context.layout.run_dir / context.records[name].summary["model"])
 
 
 def run_caption(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:

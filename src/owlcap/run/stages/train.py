@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def run_sft(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     history = log_history(config.output_dir)
     losses = [entry["loss"] for entry in history if "loss" in entry]
     return {
-        "model": result.final_model,
+        "model": _in_run_dir(result.final_model, context),
         "global_step": result.global_step,
         "resumed_from": result.resumed_from,
         "loss_first": losses[0] if losses else None,
@@ -82,8 +83,10 @@ def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     resumed_from = resolve_resume(config)
     trainer = train_grpo(config)
     steps = [entry for entry in log_history(config.output_dir) if "reward_std" in entry]
+    lora_only = config.model.tuning == "lora" and not config.merge_lora
+    final_model = str(Path(config.output_dir) / "adapter") if lora_only else config.output_dir
     return {
-        "model": config.output_dir,
+        "model": _in_run_dir(final_model, context),
         "global_step": trainer.state.global_step,
         "resumed_from": resumed_from,
         "steps_logged": len(steps),
@@ -91,8 +94,13 @@ def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
         "steps_with_grad": sum(entry.get("grad_norm", 0) > 0 for entry in steps),
         "reward_first": steps[0]["reward"] if steps else None,
         "reward_last": steps[-1]["reward"] if steps else None,
-        "weight_change": weight_change(config.model.name_or_path, config.output_dir),
+        "weight_change": weight_change(config.model.name_or_path, final_model),
     }
+
+
+def _in_run_dir(path: str, context: RunContext) -> str:
+    """``path`` relative to the run directory, so the record stays true when the run directory moves."""
+    return os.path.relpath(path, context.layout.run_dir)
 
 
 def _listed(name: str, paths: list[str]) -> dict[str, str]:
