@@ -42,6 +42,9 @@ def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
         status = stage["status"] + (" (resumed)" if stage.get("resumed") else "")
         rows.append([name, status, "" if seconds is None else f"{seconds:.1f}"])
     overview.tables.append((["stage", "status", "wall time (s)"], rows))
+    headlines = _headlines(report)
+    if headlines:
+        overview.tables.append((["figure", "value"], headlines))
     overview.paragraphs += report.get("notes", [])
     found = [overview]
     builders = {"sft": _sft_section, "grpo": _grpo_section, "caption": _caption_section, "eval": _eval_section}
@@ -49,6 +52,27 @@ def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
         if name in builders:
             found.append(builders[name](report, images))
     return found
+
+
+def _headlines(report: dict[str, Any]) -> list[list[str]]:
+    """The few figures that say whether the run learned, first."""
+    rows = []
+    sft = report.get("sft") or {}
+    if sft.get("loss"):
+        rows.append(["SFT loss, first -> last step", f"{_fmt(sft['loss_first'])} -> {_fmt(sft['loss_last'])}"])
+    grpo = report.get("grpo") or {}
+    if grpo.get("steps"):
+        rows.append(["GRPO steps with reward_std > 0", f"{grpo['steps_with_reward_std']} / {grpo['steps']}"])
+        rows.append(["GRPO steps with grad_norm > 0", f"{grpo['steps_with_grad']} / {grpo['steps']}"])
+        vision = ((report["stages"]["grpo"].get("summary") or {}).get("weight_change") or {}).get("vision tower")
+        if vision:
+            moved = f"{vision['changed']} / {vision['tensors']} tensors (relative change {_fmt(vision['relative'], 4)})"
+            rows.append(["vision tower weights changed by GRPO", moved])
+    cser = (report.get("eval") or {}).get("cser")
+    if cser:
+        scores = ", ".join(f"{model} {_fmt(means.get('reward'))}" for model, means in cser["models"].items())
+        rows.append(["caption reward (CSER + length) per model", scores])
+    return rows
 
 
 def _weights_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
