@@ -96,3 +96,18 @@ def test_an_unexpected_failure_leaves_its_traceback_in_the_stage_folder(run_copy
     assert error.stage == "eval" and error.finished == ["sft", "grpo", "caption"]
     assert "RuntimeError: the judge exploded" in str(error)
     assert "the judge exploded" in (run_copy / "eval" / "error.log").read_text()
+
+
+def test_a_dead_judge_fails_the_eval_stage_instead_of_scoring_zero(run_copy):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: every request is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    judge = f"openai:judge@http://127.0.0.1:{port}/v1"
+    args = overrides(run_copy, eval__cser__judge=judge, eval__cser__llm__max_retries=0)
+    with pytest.raises(StageError, match=r"could not score 9 caption\(s\) after its retries") as caught:
+        run_pipeline(quickstart_config(), args)
+    assert caught.value.stage == "eval" and caught.value.finished == ["sft", "grpo", "caption"]
+    items = [json.loads(line) for line in (run_copy / "eval" / "cser_items.jsonl").read_text().splitlines()]
+    assert len(items) == 9 and all(item["failed"] and item["error"] for item in items)

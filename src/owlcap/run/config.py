@@ -90,6 +90,11 @@ class CSEREvalSection(BaseModel):
     cser: CSERConfig = Field(default_factory=CSERConfig, description="How CSER is computed (owlcap.reward).")
     length: LengthRewardConfig = Field(default_factory=LengthRewardConfig, description="Length reward tiers.")
     llm: LLMConfig = Field(default_factory=LLMConfig, description="Judge calls: timeouts, retries, concurrency.")
+    allow_failures: bool = Field(
+        False,
+        description="false = a caption the judge could not score (after its retries) fails the stage, so a re-run "
+        "judges again; true = it is counted, reported and left out of the means.",
+    )
 
 
 class EvalStageSection(BaseModel):

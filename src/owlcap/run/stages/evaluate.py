@@ -15,7 +15,7 @@ import logging
 from statistics import mean
 from typing import Any
 
-from owlcap.errors import DataError
+from owlcap.errors import DataError, JudgeError
 from owlcap.jsonl import JsonlWriter, iter_jsonl
 from owlcap.run.config import CSEREvalSection
 from owlcap.run.resolve import PipelineSource
@@ -49,6 +49,7 @@ def score_cser(section: CSEREvalSection, caption_files: dict, context: RunContex
     out = context.layout.eval_dir / "cser_items.jsonl"
     out.unlink(missing_ok=True)  # the stage reruns whole: scoring is cheap next to captioning
     per_model: dict[str, Any] = {}
+    failures: list[str] = []
     with JsonlWriter(out) as writer:
         for model, path in caption_files.items():
             captions = read_captions(path)
@@ -68,6 +69,13 @@ def score_cser(section: CSEREvalSection, caption_files: dict, context: RunContex
                 writer.write(row)
                 rows.append(row)
             per_model[model] = _means(rows) | {"unmatched": len(unmatched)}
+            failures += [f"{model}: {row['id']}: {row['error']}" for row in rows if row["failed"]]
+    if failures and not section.allow_failures:
+        listed = "\n  ".join(failures[:10])
+        raise JudgeError(
+            f"eval.cser: judge {cser.judge.name} could not score {len(failures)} caption(s) after its retries "
+            f"(each is in {out}; eval.cser.allow_failures: true reports them and goes on):\n  {listed}"
+        )
     return {"judge": cser.judge.name, "references": section.references, "items": str(out), "models": per_model}
 
 
