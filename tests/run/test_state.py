@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from owlcap.run.state import StageDir, StageRecord, file_fingerprints, fingerprint, write_json_atomic
+import pytest
+
+from owlcap.errors import ConfigError
+from owlcap.run.state import StageDir, StageRecord, file_fingerprints, fingerprint, run_dir_lock, write_json_atomic
 
 
 def test_a_stage_is_done_only_once_finished(tmp_path):
@@ -65,3 +68,11 @@ def test_fingerprints_follow_content_not_names_or_key_order(tmp_path):
     assert file_fingerprints({"f": two, "d": folder}, what="stage x") == first
     (folder / "b.mp4").write_bytes(b"2")
     assert file_fingerprints({"f": one, "d": folder}, what="stage x")["d"] != first["d"]
+
+
+def test_a_second_run_on_the_same_run_dir_is_refused(tmp_path):
+    refused = pytest.raises(ConfigError, match="another owlcap run is using it")
+    with run_dir_lock(tmp_path / "run"), refused, run_dir_lock(tmp_path / "run"):
+        pass
+    with run_dir_lock(tmp_path / "run"):  # released when the first run ended
+        pass

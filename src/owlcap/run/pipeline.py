@@ -31,7 +31,7 @@ from owlcap.run.config import BaseModelSection
 from owlcap.run.resolve import PipelineSource, load_pipeline
 from owlcap.run.stages import STAGE_NAMES, STAGES, Layout, ResolvedStage, RunContext, Stage
 from owlcap.run.stages.report import report_page
-from owlcap.run.state import StageDir, StageRecord, file_fingerprints, fingerprint
+from owlcap.run.state import StageDir, StageRecord, file_fingerprints, fingerprint, run_dir_lock
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,19 @@ def run_pipeline(
     return run_source(load_pipeline(config_path, overrides), from_stage=from_stage, only=only)
 
 
+@dataclass
+class _Plan:
+    """Which stages run and how: from ``first`` on they run from scratch (--from, --only); after ``last`` not at all
+    (--only). Without either, every stage not done with its current fingerprint runs."""
+
+    stages: list[Stage]
+    resolved: dict[str, ResolvedStage]
+    target: str | None
+    flag: str
+    first: int
+    last: int
+
+
 def run_source(source: PipelineSource, *, from_stage: str | None = None, only: str | None = None) -> PipelineResult:
     layout = Layout(source.run_dir)
     stages = [stage for stage in STAGES if getattr(source.config, stage.name) is not None]
@@ -80,39 +93,48 @@ def run_source(source: PipelineSource, *, from_stage: str | None = None, only: s
     resolved = {stage.name: stage.resolve(source, layout) for stage in stages}
     for spec in resolved.values():  # a missing file is reported before any stage runs
         file_fingerprints(spec.inputs, what=f"stage {spec.name}", where=spec.where)
+    plan = _Plan(
+        stages,
+        resolved,
+        target,
+        flag="--only" if only else "--from",
+        first=names.index(target) if target else len(names),
+        last=names.index(only) if only else len(names) - 1,
+    )
     if source.config.cpu_threads is not None:
         import torch
 
         torch.set_num_threads(source.config.cpu_threads)
+    with run_dir_lock(layout.run_dir):
+        return _run_plan(source, layout, plan)
+
+
+def _run_plan(source: PipelineSource, layout: Layout, plan: _Plan) -> PipelineResult:
     base_model = ensure_base_model(source.config.model)
     base_fingerprint = _model_fingerprint(base_model)
-
     result = PipelineResult(layout.run_dir)
     records: dict[str, StageRecord] = {}
-    first = names.index(target) if target else len(names)  # stages from here on are rerun
-    last = names.index(only) if only else len(names) - 1  # stages after this are left as they are
-    for position, stage in enumerate(stages):
-        if position > last:
+    for position, stage in enumerate(plan.stages):
+        if position > plan.last:
             result.outcomes.append(StageOutcome(stage.name, "not run"))
             continue
-        spec = resolved[stage.name]
+        spec = plan.resolved[stage.name]
         stage_fp = stage_fingerprint(spec, records, base_fingerprint, layout.run_dir)
         marker = StageDir(layout.run_dir, stage.name)
         done = marker.done()
         current = done is not None and done.fingerprint == stage_fp
-        if position < first and current:
+        if position < plan.first and current:
             logger.info("stage %s: done before with the same config and inputs; skipped", stage.name)
             records[stage.name] = done
             result.outcomes.append(StageOutcome(stage.name, "skipped", done.seconds))
             continue
-        if position < first and target:
-            flag = "--only" if only else "--from"
+        if position < plan.first and plan.target:
             raise ConfigError(
-                f"{flag} {target}: stage {stage.name} comes first and is not done with the current config; run "
-                f"without {flag} (or {flag} {stage.name})"
+                f"{plan.flag} {plan.target}: stage {stage.name} comes first and is not done with the current config; "
+                f"run without {plan.flag} (or {plan.flag} {stage.name})"
             )
         context = RunContext(source, layout, base_model, resuming=False, records=records)
-        record = _run_stage(stage, spec, marker, stage_fp, context, fresh=position >= first)
+        record = _run_stage(stage, spec, marker, stage_fp, context, fresh=position >= plan.first)
         records[stage.name] = record
         result.outcomes.append(StageOutcome(stage.name, "resumed" if record.resumed else "ran", record.seconds))
     if "report" in records:

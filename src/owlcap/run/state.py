@@ -16,12 +16,15 @@ upstream stage (even with the same config) makes everything downstream run again
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +108,22 @@ class StageDir:
         """Mark the stage done; the marker is the last thing written, so a kill before it means "not done"."""
         write_json_atomic(self.path / MARKER, asdict(record))
         (self.path / RUNNING).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory for this process: a second ``owlcap run`` on it is refused, not interleaved. The
+    lock is the kernel's (``flock``), so a killed run never leaves it behind."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / ".lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(f"run_dir {run_dir}: another owlcap run is using it; wait for it to end") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------------------------------------ fingerprints
