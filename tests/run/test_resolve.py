@@ -100,3 +100,9 @@ def test_the_command_line_reports_a_config_error_without_a_traceback(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "stage sft: invalid config" in done.stderr and "learnig_rate" in done.stderr
+
+
+def test_missing_samples_say_how_to_point_at_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("OWLCAP_SAMPLES_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"\$\{samples\} is .*nowhere, which does not exist: set OWLCAP_SAMPLES_DIR"):
+        load_pipeline(quickstart_config(), ["--run_dir", str(tmp_path / "r")])

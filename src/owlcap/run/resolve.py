@@ -74,6 +74,11 @@ def expand(value: Any, variables: dict[str, str], *, where: str) -> Any:
         if name not in variables:
             known = ", ".join(f"${{{n}}}" for n in variables)
             raise ConfigError(f"{where}: unknown placeholder ${{{name}}} (known: {known})")
+        if name == "samples" and not Path(variables[name]).is_dir():
+            raise ConfigError(
+                f"{where}: ${{samples}} is {variables[name]}, which does not exist: set OWLCAP_SAMPLES_DIR to the "
+                "sample data folder (shared/samples in the owlcap repository: hmd/, vdc/, dream1k/)"
+            )
         return variables[name]
 
     return _PLACEHOLDER.sub(_substitute, value)
