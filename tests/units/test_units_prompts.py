@@ -14,7 +14,14 @@ import pytest
 from owlcap.llm import Task
 from owlcap.reward import CSERConfig
 from owlcap.reward.official import official_task
-from owlcap.units import VERSIONS, decompose_task, judge_pair_task, verify_text_task, verify_video_task
+from owlcap.units import (
+    VERSIONS,
+    decompose_task,
+    judge_pair_task,
+    verify_text_task,
+    verify_unit_task,
+    verify_video_task,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -34,7 +41,8 @@ def fake_video() -> FakeVideo:
 
 def render(task: Task) -> str:
     """The prompt as a reviewer reads it: version, every message's role and text, the schema's name."""
-    lines = [f"# {task.kind} {task.version} -> {task.schema.__name__}"]
+    answer = task.schema.__name__ if task.schema is not None else task.parse.__name__
+    lines = [f"# {task.kind} {task.version} -> {answer}"]
     for message in task.messages:
         content = message["content"]
         if isinstance(content, list):
@@ -47,6 +55,7 @@ TASKS = {
     "decompose": lambda: decompose_task(CAPTION),
     "verify_text": lambda: verify_text_task(UNITS, CAPTION),
     "verify_video": lambda: verify_video_task(UNITS, fake_video(), video_key="clip-1"),
+    "verify_unit": lambda: verify_unit_task(UNITS[0], fake_video(), video_key="clip-1", probabilities=True),
     "judge_pair": lambda: judge_pair_task("A boy throws a red ball.", CAPTION, UNITS),
     "official": lambda: official_task("A boy throws a red ball.", CAPTION, CSERConfig(protocol="official")),
 }
