@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from owlcap import envs
-from owlcap.cli import caption, models, quickstart, reward, train, video
+from owlcap.cli import caption, data, models, quickstart, reward, train, video
 
 app = typer.Typer(
     name="owlcap",
@@ -40,7 +40,7 @@ def _configure(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _module in (video, models, caption, quickstart, train, reward):
+for _module in (video, models, caption, quickstart, train, reward, data):
     _module.register(app)
 
 
