@@ -175,7 +175,7 @@ def export_command(
     prompt: str = typer.Option(None, help="User prompt for records without one (default: the paper's)."),
 ) -> None:
     """Write the kept records as SFT conversations, GRPO prompt/reference lines, a HF datasets folder or Parquet."""
-    from owlcap.data.export import export
+    from owlcap.data.exports import export
     from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 
     with _clear_errors():

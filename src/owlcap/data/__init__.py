@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from owlcap.data.config import BuildConfig
-    from owlcap.data.export import export
+    from owlcap.data.exports import export
     from owlcap.data.outputs import write_outputs
     from owlcap.data.runner import BuildInterrupted, BuildSummary, build, examine
     from owlcap.data.schema import BuildRecord
@@ -33,7 +33,7 @@ _LAZY = {
     "BuildSummary": "owlcap.data.runner",
     "build": "owlcap.data.runner",
     "examine": "owlcap.data.runner",
-    "export": "owlcap.data.export",
+    "export": "owlcap.data.exports",
     "write_outputs": "owlcap.data.outputs",
 }
 

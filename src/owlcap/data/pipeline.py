@@ -59,6 +59,7 @@ class _Progress:
     decoded: Decoded | None = None
     motion: str | None = None
     fused: str | None = None
+    units: list[str] | None = None
 
 
 class Pipeline:
@@ -178,7 +179,7 @@ class Pipeline:
         fge, caption, decoded = self.config.fge, progress.fused, progress.decoded
         assert caption is not None and decoded is not None
         split = _with_options(decompose_task(caption), self.config.stage_options("splitter"))
-        units = (await self._ask("splitter", split, progress)).units
+        units = progress.units = (await self._ask("splitter", split, progress)).units
         if not units:
             return {"status": "rejected", "units": [], "reason": "the splitter found no units in the caption"}
         options = self.config.stage_options("verifier")
@@ -247,7 +248,7 @@ class Pipeline:
     def _record(self, item: WorkItem, progress: _Progress, outcome: dict[str, Any], seconds: float) -> BuildRecord:
         config, decoded = self.config, progress.decoded
         status = outcome["status"]
-        units = outcome.get("units")
+        units = outcome.get("units", progress.units)
         verdicts = outcome.get("verdicts")
         models = {stage: run.model for stage, run in progress.stages.items() if run.model is not None}
         return BuildRecord(
