@@ -165,9 +165,12 @@ def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:
     if not todo:
         return
     models = config.models
+    example = "e.g. openai:<model>@http://127.0.0.1:8000/v1 or hf:<path>"
+    for stage in VIDEO_STAGES:
+        if getattr(models, stage) == "rules":
+            raise ConfigError(f"models.{stage}: the rules backend cannot see video; give a video MLLM ({example})")
     need_fusion = [item for item in todo if item.caption is None and item.previous is None]
     need_motion = [item for item in need_fusion if item.motion_caption is None]
-    example = "e.g. openai:<model>@http://127.0.0.1:8000/v1 or hf:<path>"
     for stage, flag, needed, why in (
         ("motion", "--motion-model", need_motion, "have neither a caption nor a motion_caption"),
         ("fusion", "--fusion-model", need_fusion, "have no caption"),
@@ -177,9 +180,6 @@ def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:
             raise ConfigError(
                 f"models.{stage} is not set but {len(needed)} input(s) {why}: pass {flag} SPEC ({example})"
             )
-    for stage in VIDEO_STAGES:
-        if getattr(models, stage) == "rules":
-            raise ConfigError(f"models.{stage}: the rules backend cannot see video; give a video MLLM ({example})")
 
 
 class _Sink:

@@ -87,12 +87,12 @@ class RecordStore:
 
     def __init__(self, out_dir: str | Path):
         self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ConfigError(f"--out {self.out_dir}: exists and is not a folder")
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"--out {self.out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
-        if not self.out_dir.is_dir():
-            raise ConfigError(f"--out {self.out_dir}: exists and is not a folder")
         self._lock = (self.out_dir / LOCK).open("a+")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
