@@ -195,7 +195,9 @@ def test_manifest_reuse_trims_and_bad_lines(hmd_server, clips, tmp_path):
 def test_dead_server_fails_records_with_the_cause_and_stops_early(clips, tmp_path):
     dead = LoopbackLLMServer().start()
     dead.stop()  # its port is now closed: connection refused
-    config = build_config(dead, tmp_path, max_consecutive_failures=3, concurrency={"max_in_flight": 1})
+    config = build_config(
+        dead, tmp_path, max_consecutive_failures=3, concurrency={"max_in_flight": 1, "decode_workers": 1}
+    )
     path = tmp_path / "dead.yaml"
     path.write_text(json.dumps(config))
     out = tmp_path / "out"
@@ -203,7 +205,8 @@ def test_dead_server_fails_records_with_the_cause_and_stops_early(clips, tmp_pat
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "motion: connection error" in result.stderr and "is the server up?" in result.stderr
     records = _records(out)
-    assert len(records) == 3  # stopped after 3 failures in a row instead of failing all 8 one by one
+    # Stopped admitting videos after 3 failures in a row (those already decoded still ran) instead of failing all 8.
+    assert 3 <= len(records) <= 5
     assert {(r["failure"]["stage"], r["failure"]["kind"]) for r in records.values()} == {("motion", "connection error")}
     assert all("gave up after 3 attempt(s)" in r["error"] for r in records.values())
 

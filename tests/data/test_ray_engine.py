@@ -28,7 +28,7 @@ def test_ray_and_local_engines_write_the_same_records(local_ray, hmd_server, cli
     local = BuildConfig.model_validate(build_config(hmd_server, tmp_path / "local", report={"plots": False}))
     on_ray = local.model_copy(update={"engine": "ray"}, deep=True)
     on_ray.llm.cache_path = tmp_path / "ray" / "llm-cache.sqlite"  # a cold cache: the actors ask the server
-    on_ray.ray.num_actors, on_ray.ray.max_in_flight_per_actor, on_ray.ray.actor_num_cpus = 2, 4, 0.5
+    on_ray.ray.num_actors, on_ray.ray.actor_num_cpus = 2, 0.5
 
     local_summary = build(local, inputs, tmp_path / "local-out")
     ray_summary = build(on_ray, inputs, tmp_path / "ray-out")

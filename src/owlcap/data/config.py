@@ -122,8 +122,16 @@ class ConcurrencyConfig(BaseModel):
     splitter: int = Field(16, ge=1, description="Unit-splitting requests in flight.")
     verifier: int = Field(32, ge=1, description="Verification requests in flight (per_unit sends one per unit).")
     max_in_flight: int = Field(
-        64, ge=1, description="Videos admitted at once; bounds memory (decoded frames) and what a kill can cost."
+        64,
+        ge=1,
+        description="Videos in the model stages at once; decoding runs up to 2 x decode_workers videos ahead of "
+        "them. Bounds memory (decoded frames) and what a kill can cost.",
     )
+
+    @property
+    def videos_per_process(self) -> int:
+        """Videos one process works on at once: those in the model stages plus those decoding ahead."""
+        return self.max_in_flight + 2 * self.decode_workers
 
 
 class RayConfig(BaseModel):
@@ -138,7 +146,6 @@ class RayConfig(BaseModel):
     num_actors: int = Field(2, ge=1, description="Worker actors, each running the whole pipeline on its videos.")
     actor_num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per actor (decoding happens there).")
     actor_num_gpus: float = Field(0.0, ge=0, description="GPUs per actor (for hf: models loaded in the actor).")
-    max_in_flight_per_actor: int = Field(16, ge=1, description="Videos each actor works on at once.")
     max_task_retries: int = Field(2, ge=0, description="Times a video is retried on a restarted actor after a crash.")
 
 

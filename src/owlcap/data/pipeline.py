@@ -103,8 +103,9 @@ class Pipeline:
         progress = _Progress()
         try:
             progress.decoded = await self._decode(item, progress)
-            progress.motion, progress.fused = await self._mdf(item, progress)
-            outcome = await self._fge(item, progress)
+            async with self._limit("max_in_flight"):  # decoding ran ahead; the model stages take this many videos
+                progress.motion, progress.fused = await self._mdf(item, progress)
+                outcome = await self._fge(item, progress)
         except StageFailed as failed:
             outcome = {"status": "failed", "failure": failed.failure, "error": str(failed)}
         record = self._record(item, progress, outcome, time.perf_counter() - started)

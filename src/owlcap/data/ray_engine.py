@@ -1,7 +1,7 @@
 """``engine: ray``: the same ``Pipeline`` inside Ray actors on many machines; the driver stays the one writer.
 
 Why actors and not Ray Data: a build is a stream of independent videos whose cost is dominated by waiting on model
-servers. An async actor runs ``Pipeline.process`` on many videos at once (``max_in_flight_per_actor``) and returns
+servers. An async actor runs ``Pipeline.process`` on many videos at once (``concurrency``, per actor) and returns
 each record as soon as it is done, so no video waits for a batch's slowest one, and the driver gets records one by
 one and appends them through the same ``RecordStore`` as the local engine. Exactly-once and resume are therefore
 the local engine's own (one writer, fsync per record, compaction on open); Ray Data's batch-wise ``map_batches``
@@ -64,11 +64,11 @@ def run_ray(config: BuildConfig, todo: list[WorkItem], sink: _Sink) -> dict[str,
         max_task_retries=settings.max_task_retries,
     )(BuildActor)
     actors = [
-        actor_class.options(max_concurrency=settings.max_in_flight_per_actor).remote(config)
+        actor_class.options(max_concurrency=config.concurrency.videos_per_process).remote(config)
         for _ in range(settings.num_actors)
     ]
     try:
-        _drive(ray, actors, todo, sink, settings.max_in_flight_per_actor)
+        _drive(ray, actors, todo, sink, config.concurrency.videos_per_process)
         return _merge_stats(ray.get([actor.llm_stats.remote() for actor in actors]))
     finally:
         for actor in actors:

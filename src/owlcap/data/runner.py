@@ -235,14 +235,14 @@ def _run(config: BuildConfig, todo: list[WorkItem], store: RecordStore, summary:
 def _run_local(config: BuildConfig, todo: list[WorkItem], sink: _Sink) -> dict[str, Any]:
     pipeline = Pipeline(config)
     try:
-        asyncio.run(_local_workers(pipeline, todo, sink, config.concurrency.max_in_flight))
+        asyncio.run(_local_workers(pipeline, todo, sink, config.concurrency.videos_per_process))
     finally:
         stats = pipeline.llm_stats()
         pipeline.close()
     return stats
 
 
-async def _local_workers(pipeline: Pipeline, todo: list[WorkItem], sink: _Sink, max_in_flight: int) -> None:
+async def _local_workers(pipeline: Pipeline, todo: list[WorkItem], sink: _Sink, workers: int) -> None:
     pending = iter(todo)
 
     async def worker() -> None:
@@ -252,7 +252,7 @@ async def _local_workers(pipeline: Pipeline, todo: list[WorkItem], sink: _Sink, 
             sink.write(await process_safely(pipeline, item))
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(max_in_flight, len(todo)))))
+        await asyncio.gather(*(worker() for _ in range(min(workers, len(todo)))))
     finally:
         await pipeline.aclose()
 
