@@ -1,6 +1,6 @@
 """HMD build throughput (videos/min) against OpenAI-compatible servers with a fixed service time and N slots.
 
-    OMP_NUM_THREADS=1 python benchmarks/data_throughput.py            # 250 ms per answer, 16 slots per server
+    OMP_NUM_THREADS=1 python benchmarks/data_throughput.py            # 1 s per answer, 16 slots per server
 
 Each server is a loopback server (tests/helpers/llm_server.py) in a process of its own, so it does not share the
 build's interpreter lock; it answers every request ``--delay`` seconds after a slot frees, with ``--slots`` slots,
@@ -94,11 +94,11 @@ def cpu_per_video(paths: list[Path], sampling: SamplingConfig, repeats: int = 2)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--delay", type=float, default=0.25, help="Seconds a server takes per answer.")
+    parser.add_argument("--delay", type=float, default=1.0, help="Seconds a server takes per answer.")
     parser.add_argument("--slots", type=int, default=16, help="Requests a server answers in parallel.")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64], help="Videos in flight.")
     parser.add_argument(
-        "--seconds", type=float, default=8.0, help="Target length of each timed build at the ideal rate."
+        "--seconds", type=float, default=20.0, help="Target length of each timed build at the ideal rate."
     )
     args = parser.parse_args()
     sampling = {"nframes": 8, "min_pixels": 3136, "max_pixels": 12544}

@@ -107,6 +107,13 @@ def test_exports_load_with_datasets_and_owlcap(hmd_server, clips, tmp_path):
     parquet, _ = export(out, "parquet")
     assert datasets.load_dataset("parquet", data_files=str(parquet), split="train")["id"] == dataset["id"]
 
+    # The derived outputs come back from records.jsonl alone (after a kill, or to refresh the report).
+    for derived in ("hmd.jsonl", "stats.json", "report/index.html"):
+        (out / derived).unlink()
+    result = CliRunner().invoke(app, ["data", "report", str(out)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"]["kept"] == 3
+    assert len((out / "hmd.jsonl").read_text().splitlines()) == 3 and (out / "report" / "index.html").exists()
+
 
 @pytest.mark.parametrize(
     ("mode", "decision", "logprobs"),
