@@ -90,7 +90,16 @@ class GRPORunConfig(TrainRunConfig):
     max_completion_length: int = Field(1024, ge=1, description="Most tokens per completion (paper: 1024).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the completions (paper: 1.0).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass of the completions.")
+    top_k: int = Field(
+        0, ge=0, description="Top-k filtering of the completions; 0 = off (TRL's default; the released run: 50)."
+    )
     beta: float = Field(0.04, ge=0, description="KL coefficient against the reference model (paper: 0.04; 0 = no ref).")
+    kl_log_ratio_clamp: float | None = Field(
+        None,
+        gt=0,
+        description="Clamp the KL term's log-ratio log(ref/policy) to [-c, c] per token, with no gradient where "
+        "clamped (the released trainer: 10); null = TRL's KL unclamped.",
+    )
     loss_type: Literal[LOSS_TYPES] = Field(
         "grpo",
         description="TRL loss: grpo (per-sequence mean, as the released code), dr_grpo, dapo, bnpo, cispo, sapo, "
@@ -185,6 +194,7 @@ _TRL_FIELDS = (
     "max_completion_length",
     "temperature",
     "top_p",
+    "top_k",
     "beta",
     "loss_type",
     "scale_rewards",
