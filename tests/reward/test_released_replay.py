@@ -151,3 +151,10 @@ def test_released_parser_rules(raw, scores, problem):
 def test_without_thinking_the_think_tag_is_not_required():
     reading = read_released_answer('{"Pred_units": [{"response": "Yes"}], "Gt_units": []}', require_think=False)
     assert (reading.correctness, reading.problem) == (1.0, None)
+
+
+def test_the_official_protocol_prefetches_nothing(llm_server, released, captions):
+    # The recipe prefetches every batch's references; the official request splits them itself, so none is sent.
+    cser = _released_cser(llm_server, released)
+    assert cser.prefetch_nowait(captions).result(10) == 0
+    assert llm_server.requests == []

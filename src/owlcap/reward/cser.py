@@ -127,7 +127,12 @@ class CSER:
         return results  # type: ignore[return-value]
 
     async def prefetch(self, references: Sequence[str]) -> int:
-        """Split and cache the units of many references ahead of training; returns how many failed (logged)."""
+        """Split and cache the units of many references ahead of training; returns how many failed (logged).
+
+        The official protocol splits both captions inside each request: there is nothing to prefetch, and no
+        request is sent."""
+        if self.config.protocol == "official":
+            return 0
         outcomes = await asyncio.gather(*(self.reference_units(r) for r in set(references)), return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         for error in failed:
