@@ -59,6 +59,10 @@ def test_released_tiny_grpo_replays_the_reward_on_released_lines(tiny_qwen25, re
                  "--output_dir", str(tmp_path), "--reward.judge", llm_server.spec()]  # fmt: skip
     trainer = run_grpo(REPO / "configs" / "grpo" / "owlcap_released_tiny.yaml", overrides)
     assert trainer.state.global_step == 2
+    # the released sampling and loss settings reached the trainer
+    assert trainer.generation_config.top_k == 50 and trainer.generation_config.temperature == 1.0
+    assert trainer.kl_log_ratio_clamp == 10.0 and trainer.video_prompts.prompt_order == "text_first"
+    assert trainer.video_prompts.sampler.min_frames == 16
     steps = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     steps = [step for step in steps if "loss" in step]
     assert len(llm_server.requests) == 4  # G=2 completions x 2 steps, each its own request, none cached

@@ -5,7 +5,9 @@ have their own sections. Defaults are the released OwlCap GRPO code's: G = 8 com
 1024 tokens sampled at temperature 1.0, KL coefficient 0.04, learning rate 1e-6, one prompt's group per GPU per
 step, videos at 2 fps within 3584*28*28 pixels, reward = CSER + length reward (weights 1:1), a Qwen3-32B judge
 served by vLLM, checkpoints every 50 steps (10 kept), the whole model trained (vision tower included). Anything else
-``trl.GRPOConfig`` accepts goes through ``trl_args``.
+``trl.GRPOConfig`` accepts goes through ``trl_args``. What the defaults keep of owlcap's own (the fused CSER protocol,
+video-first prompts, qwen-vl-utils' 4-frame minimum, no top-k, TRL's unclamped KL) the released replay
+``configs/grpo/owlcap_released.yaml`` sets as released; docs/released-recipe.md lists every difference.
 """
 
 from __future__ import annotations
