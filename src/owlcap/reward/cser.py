@@ -76,7 +76,7 @@ class CSER:
         except OwlcapError as exc:
             if protocol == "official" and self.config.official_on_error == "stop":
                 raise JudgeError(
-                    f"CSER (official, judge {self.judge.name}): {exc}; official_on_error is 'stop' (the released "
+                    f"CSER (official protocol): {exc}; official_on_error is 'stop' (the released "
                     "reward ends the run on a judge error): check the judge server, or set it to 'unscored'"
                 ) from exc
             logger.warning("CSER (%s, judge %s): scoring failed: %s", protocol, self.judge.name, exc)
