@@ -101,6 +101,8 @@ def test_exports_load_with_datasets_and_owlcap(hmd_server, clips, tmp_path):
     assert {"prompt", "reference"} <= set(columns)
     examples, errors = read_caption_examples(grpo)
     assert errors == [] and len(examples) == 3 and next(e for e in examples if e.id == "a").start == 0.1
+    examples, errors = read_caption_examples(sft)  # the released line shape, which owlcap reads too
+    assert errors == [] and {e.caption for e in examples} == {line["conversations"][1]["value"] for line in loaded}
     folder, _ = export(out, "hf")
     dataset = datasets.load_from_disk(str(folder))
     assert len(dataset) == 3 and dataset.features["unit_supported"].feature.dtype == "bool"
@@ -178,15 +180,24 @@ def test_manifest_reuse_trims_and_bad_lines(hmd_server, clips, tmp_path):
         {"id": "clip", "video": str(clips[2]), "start_time": 0.25, "end_time": 0.75},
         {"id": "no-video"},
         {"id": "empty-caption", "video": str(clips[3]), "caption": " "},
+        {  # a released OwlCap line: the caption is the gpt turn, the trims are start_time/end_time
+            "video": str(clips[4]),
+            "conversations": [
+                {"from": "human", "value": "<video>\nDescribe this video in detail."},
+                {"from": "gpt", "value": "A bird sits on a branch. The bird is yellow."},
+            ],
+            "start_time": 0.0,
+            "end_time": 0.5,
+        },
     ]
     write_manifest(manifest, rows)
     with manifest.open("a") as handle:
         handle.write("{not json\n")
     config = BuildConfig.model_validate(build_config(hmd_server, tmp_path))
     summary = build(config, [manifest], tmp_path / "out")
-    assert summary.built == 3 and not summary.ok
+    assert summary.built == 4 and not summary.ok
     assert any(f"{manifest}:4: missing string field 'video'" in e for e in summary.bad_inputs)
-    assert any(f"{manifest}:6: invalid JSON" in e for e in summary.bad_inputs)
+    assert any(f"{manifest}:7: invalid JSON" in e for e in summary.bad_inputs)
     assert any("'empty-caption': 'caption' must be a non-empty string" in e for e in summary.bad_inputs)
     records = _records(tmp_path / "out")
     assert records["given"]["fused_caption"] == "A dog runs. The dog is brown."
@@ -196,6 +207,9 @@ def test_manifest_reuse_trims_and_bad_lines(hmd_server, clips, tmp_path):
     clip = records["clip"]
     assert (clip["start"], clip["end"]) == (0.25, 0.75)
     assert all(0.2 <= t <= 0.8 for t in clip["frames"]["timestamps"])
+    released = records["clip04@0-0.5"]
+    assert released["fused_caption"] == "A bird sits on a branch. The bird is yellow." and released["end"] == 0.5
+    assert "motion" not in released["stages"]
     assert _by_stage(hmd_server)["motion"] == 1
 
 

@@ -138,7 +138,11 @@ def plan_items(
     for item in items:
         texts: dict[str, str | None] = {}
         for name in ("caption", "motion_caption"):
-            value = item.field(name)
+            try:
+                value = manifest_caption(item) if name == "caption" else item.field(name)
+            except ValueError as exc:
+                errors.append(DataError(item.video, f"id {item.id!r}: {exc}"))
+                break
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 errors.append(DataError(item.video, f"id {item.id!r}: {name!r} must be a non-empty string or absent"))
                 break
@@ -158,6 +162,19 @@ def plan_items(
                 WorkItem(item.id, path, key, mdf, fge, item.start, item.end, texts["caption"], texts["motion_caption"])
             )
     return work, errors
+
+
+def manifest_caption(item: VideoItem) -> object:
+    """The caption a manifest line carries: ``caption``, or the answer turn of a conversation line (the released
+    OwlCap/LLaVA ``{"video", "conversations": [human, gpt]}`` shape, ``messages`` too), so FGE filters those sets
+    as they are. ``ValueError`` for a conversation owlcap cannot read."""
+    from owlcap.data.records import parse_record
+
+    extra = dict(item.extra)
+    if "caption" in extra or not {"conversations", "messages"} & extra.keys():
+        return extra.get("caption")
+    line = {"id": item.id, "video": item.video, **extra}
+    return parse_record(line, base=Path(item.video).parent).caption
 
 
 def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:

@@ -96,7 +96,7 @@ class LLM(abc.ABC):
         """``run`` with provenance: the raw answer text and how many answers it took (0 when cached)."""
         start = time.perf_counter()
         self.stats.add(calls=1)
-        cache = self._result_cache()
+        cache = self._result_cache() if task.cache else None
         key = task.cache_key(self.backend, self.model) if cache is not None else ""
         if cache is not None:
             # sqlite answers in microseconds (WAL); a thread hop per lookup would cost more than the lookup.

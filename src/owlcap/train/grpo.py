@@ -60,6 +60,8 @@ def train_grpo(config: GRPORunConfig):
         share_video_encoding=config.share_video_encoding,
         decode_workers=config.data.decode_workers,
         prefetch=reference_prefetch(reward_funcs),
+        prompt_order=config.data.prompt_order,
+        kl_log_ratio_clamp=config.kl_log_ratio_clamp,
         peft_config=peft_config,
         callbacks=[MetricsFileCallback(Path(config.output_dir) / "metrics.jsonl")],
     )
