@@ -98,3 +98,30 @@ def test_sigkill_at_several_points_then_resume(clips, tmp_path):
     assert {r["id"]: _comparable(r) for r in good} == {r["id"]: _comparable(r) for r in expected}
     hmd = [json.loads(line)["id"] for line in _lines(out / "hmd.jsonl")]
     assert sorted(hmd) == sorted(kept)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_a_summary(clips, tmp_path):
+    manifest = write_manifest(tmp_path / "inputs.jsonl", [{"id": p.stem, "video": str(p)} for p in clips[:12]])
+    with LoopbackLLMServer(hmd_responder(), slots=2, delay_s=0.1) as server:
+        config_file = tmp_path / "build.yaml"
+        config = build_config(server, tmp_path, concurrency={"max_in_flight": 2, "decode_workers": 1})
+        config_file.write_text(json.dumps(config))
+        out = tmp_path / "out"
+        command = [sys.executable, "-m", "owlcap.cli.main", "data", "build", str(manifest), "--out", str(out)]
+        command += ["--config", str(config_file)]
+        env = {**os.environ, "PYTHONPATH": str(SRC), "OWLCAP_DISABLE_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while len(_lines(out / "records.jsonl")) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted; " in stderr and "Traceback" not in stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["interrupted"] is True and 2 <= summary["built"] < 12
+    good, torn = _parsed(out / "records.jsonl")
+    assert torn == [] and len(good) == summary["built"] == len({r["id"] for r in good})
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["counts"]["records"] == len(good) and stats["last_run"]["interrupted"] is True
