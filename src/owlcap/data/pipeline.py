@@ -109,9 +109,8 @@ class Pipeline:
         except StageFailed as failed:
             outcome = {"status": "failed", "failure": failed.failure, "error": str(failed)}
         record = self._record(item, progress, outcome, time.perf_counter() - started)
-        return ItemResult(
-            record.model_dump(mode="json", exclude_none=True), progress.decoded and progress.decoded.strip
-        )
+        strip = progress.decoded.strip if progress.decoded is not None else None
+        return ItemResult(record.model_dump(mode="json", exclude_none=True), strip)
 
     # ------------------------------------------------------------------------------------------------ stages
 
@@ -190,24 +189,7 @@ class Pipeline:
             supported = [verdict == "yes" for verdict in answer.verdicts]
             p_yes = None
         else:
-            probabilities = fge.decision == "probability"
-            tasks = [
-                _with_options(
-                    verify_unit_task(
-                        u, decoded.video, video_key=item.video_key, path=item.video, probabilities=probabilities
-                    ),
-                    options,
-                )
-                for u in units
-            ]
-            answers = await asyncio.gather(*(self._ask("verifier", t, progress) for t in tasks), return_exceptions=True)
-            failed = [a for a in answers if isinstance(a, BaseException)]
-            if failed:
-                if not isinstance(failed[0], StageFailed):
-                    raise failed[0]
-                raise StageFailed("verifier", f"{len(failed)} of {len(units)} units got no verdict; first: {failed[0]}")
-            supported = [a["verdict"] == "yes" for a in answers]
-            p_yes = [a.get("p_yes") for a in answers]
+            supported, p_yes = await self._verify_per_unit(item, units, options, progress)
         accuracy = sum(supported) / len(units)
         kept = accuracy + 1e-9 >= fge.threshold
         outcome: dict[str, Any] = {"units": units, "verdicts": supported, "p_yes": p_yes, "accuracy": accuracy}
@@ -219,6 +201,28 @@ class Pipeline:
                 "supported by the video"
             )
         return outcome
+
+    async def _verify_per_unit(
+        self, item: WorkItem, units: list[str], options: dict[str, Any], progress: _Progress
+    ) -> tuple[list[bool], list[float | None]]:
+        """One yes/no request per unit, all at once (the verifier's semaphore bounds them); any unit without a
+        verdict fails the record."""
+        assert progress.decoded is not None
+        video, probabilities = progress.decoded.video, self.config.fge.decision == "probability"
+        tasks = [
+            verify_unit_task(unit, video, video_key=item.video_key, path=item.video, probabilities=probabilities)
+            for unit in units
+        ]
+        answers = await asyncio.gather(
+            *(self._ask("verifier", _with_options(task, options), progress) for task in tasks), return_exceptions=True
+        )
+        failed = [answer for answer in answers if isinstance(answer, BaseException)]
+        if failed:
+            if not isinstance(failed[0], StageFailed):
+                raise failed[0]
+            first = failed[0].failure.message
+            raise StageFailed("verifier", f"{len(failed)} of {len(units)} units got no verdict; first: {first}")
+        return [answer["verdict"] == "yes" for answer in answers], [answer.get("p_yes") for answer in answers]
 
     async def _ask(self, stage: str, task: Task, progress: _Progress) -> Any:
         """One model call of ``stage``: a slot of the stage's semaphore, usage counted into the stage's run."""
