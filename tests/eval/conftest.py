@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers.fixtures import llm_server  # noqa: F401
+
 from owlcap import envs
 
 BENCHMARKS = envs.samples_dir().parent / "benchmarks"

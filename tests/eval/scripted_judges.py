@@ -30,14 +30,31 @@ _ANSWER = re.compile(r"detailed description: (.*?)(?:, |\n)question: (.*?)(?:\n\
 _VERDICT = re.compile(r"Question: (.*?)\nCorrect Answer: (.*?)\nPredicted Answer: (.*?)\n\nProvide", re.DOTALL)
 
 
+MARKERS = ("[blank]", "[garbage]", "[keyless]", "[strscore]")
+"""A caption holding one of these gets answers that exercise the scorers' rules: ``[blank]`` every verdict 'no'
+with score 0 (a zero video), ``[garbage]`` an unparsable verdict for about a third of the questions (an
+unparsable event extraction for DREAM-1K), ``[keyless]`` verdicts without a score for about a third,
+``[strscore]`` string scores ('4') for about a third."""
+
+
 def vdc_answer(caption: str, question: str) -> str:
-    """Call 1's answer; a leading space on some, to show it reaches call 2 untrimmed."""
+    """Call 1's answer; a leading space on some, to show it reaches call 2 untrimmed; the caption's marker."""
     prefix = " " if unit(question, "space") < 0.2 else ""
-    return f"{prefix}about {question[:24].lower()} ({unit(caption + question, 'a'):.3f})"
+    marker = next((m for m in MARKERS if m in caption), "")
+    return f"{prefix}about {question[:24].lower()} ({unit(caption + question, 'a'):.3f}){marker}"
 
 
 def vdc_verdict(question: str, gt: str, predicted: str) -> str:
     """Call 2's answer: a Python dict; scores are sometimes floats (4.8), 'yes' sometimes capitalised."""
+    third = unit(question, "third") < 0.34
+    if "[blank]" in predicted:
+        return "{'pred': 'no', 'score': 0}"
+    if "[garbage]" in predicted and third:
+        return "I would say {'pred': 'yes', 'score': 3}"
+    if "[keyless]" in predicted and third:
+        return "{'pred': 'yes'}"
+    if "[strscore]" in predicted and third:
+        return "{'pred': 'yes', 'score': '4'}"
     value = unit(question + "|" + predicted, "v")
     score = int(value * 6)
     if unit(question, "float") < 0.15:
@@ -79,6 +96,21 @@ def dream_entailment(description: str, events: list[str]) -> str:
     ]
     text = json.dumps({"events": items})
     return f"```json\n{text}\n```" if unit(description, "fence") < 0.2 else text
+
+
+# ------------------------------------------------------------------------------------------------- captions
+
+
+def caption_for(prompt: str) -> str:
+    """A captioner's answer to a video request: two sentences that depend on the prompt."""
+    return f"A person walks across the room. The person picks up a cup ({unit(prompt, 'caption'):.2f})."
+
+
+def _has_images(request: RecordedRequest) -> bool:
+    return any(
+        isinstance(m.get("content"), list) and any(p.get("type") in ("image_url", "video_url") for p in m["content"])
+        for m in request.messages
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- faults
@@ -138,7 +170,11 @@ def responder(faults: Faults | None = None):
         if (match := _ENTAIL.search(user)) is not None:
             return Reply.ok(dream_entailment(match.group(1), ast.literal_eval(match.group(2))))
         if (match := _EXTRACT.search(user)) is not None:
+            if "[garbage]" in match.group(1):
+                return Reply.ok("Here are the events: " + repr({"events": dream_events(match.group(1))}))
             return Reply.ok(repr({"events": dream_events(match.group(1))}))
+        if _has_images(request):
+            return Reply.ok(caption_for(user))
         return Reply.ok("OK")
 
     return respond

@@ -87,3 +87,14 @@ def test_owlcap_prompt_sets_snapshot():
     assert vdc.get("judge", "answer_from_caption", "user").startswith("Please provide accurate answers")
     assert dream.get("judge", "event_extraction", "user").startswith("Below is a description")
     assert (vdc.sha256[:16], dream.sha256[:16]) == ("d2dced584f252d9b", "520529399c724898")
+
+
+def test_the_official_texts_are_recognised_by_their_hash(benchmarks_dir, tmp_path, caplog):
+    copy = tmp_path / "vdc_prompts.json"
+    copy.write_text((benchmarks_dir / "vdc" / "official_prompts.json").read_text())
+    assert vdc_set(benchmarks_dir, str(copy)).name == "official"
+    data = json.loads(copy.read_text())
+    data["judge"]["answer_from_caption"]["system"] += " Be brief."
+    (tmp_path / "official_prompts.json").write_text(json.dumps(data))
+    modified = load_prompt_set("auto", benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
+    assert modified.name == "official_prompts.json (modified)" and "differs from the official texts" in caplog.text

@@ -26,6 +26,13 @@ from owlcap.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 OFFICIAL_FILE = "official_prompts.json"
+OFFICIAL_SHA256 = {
+    "vdc": "e0533e668ed526e489c7b4c463e64c421e5b68863d433eca54b08a26243d6c9e",
+    "dream1k": "c974e9364ddb1eb110ada52f948e0b4ae87a77172e004fa1d97a53e284542673",
+}
+"""Hashes of the official instrument texts (the files shipped beside the benchmarks): a prompt set with this hash
+is called ``official`` wherever it was found; an ``official_prompts.json`` with another hash is reported as
+modified."""
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
 
@@ -71,7 +78,7 @@ def load_prompt_set(
     if choice in ("auto", "official"):
         found = next((d / OFFICIAL_FILE for d in search_dirs if (d / OFFICIAL_FILE).is_file()), None)
         if found is not None:
-            return _load(found, "official", required)
+            return _load(found, "official", required, benchmark)
         places = ", ".join(str(d) for d in search_dirs) or "(no folder)"
         if choice == "official":
             raise ConfigError(
@@ -84,16 +91,16 @@ def load_prompt_set(
             OFFICIAL_FILE,
             places,
         )
-        return _load(owlcap_file, "owlcap", required)
+        return _load(owlcap_file, "owlcap", required, benchmark)
     if choice == "owlcap":
-        return _load(owlcap_file, "owlcap", required)
+        return _load(owlcap_file, "owlcap", required, benchmark)
     path = Path(choice).expanduser()
     if not path.is_file():
         raise ConfigError(f"prompts: {choice!r} is neither auto, official, owlcap nor an existing file")
-    return _load(path, path.name, required)
+    return _load(path, path.name, required, benchmark)
 
 
-def _load(path: Path, name: str, required: dict[tuple[str, ...], tuple[str, ...]]) -> PromptSet:
+def _load(path: Path, name: str, required: dict[tuple[str, ...], tuple[str, ...]], benchmark: str) -> PromptSet:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -114,4 +121,9 @@ def _load(path: Path, name: str, required: dict[tuple[str, ...], tuple[str, ...]
             if any(f"{{{placeholder}}}" not in s for s in strings):
                 raise ConfigError(f"prompts: {path}: {'.'.join(keys)} lacks the placeholder {{{placeholder}}}")
     digest = hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    if digest == OFFICIAL_SHA256.get(benchmark):
+        name = "official"
+    elif name == "official":
+        name = f"{path.name} (modified)"
+        logger.warning("prompts: %s differs from the official texts (sha256 %s); reported as modified", path, digest)
     return PromptSet(name=name, source=str(path), texts=texts, sha256=digest)
