@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from eval.scripted_judges import Faults, responder  # noqa: E402
 from helpers.llm_server import LoopbackLLMServer  # noqa: E402
+from scripted_judges import Faults, responder  # noqa: E402
 
 
 def main() -> None:
