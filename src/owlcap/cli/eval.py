@@ -51,6 +51,9 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 def _run_config(config: Path | None, flags: dict[str, Any], extra: list[str]) -> dict[str, Any]:
     from owlcap.config import deep_merge, load_yaml, parse_overrides
 
+    if config is not None and str(config).startswith("--"):
+        # Without a YAML file the first --dotted.key override lands in the optional CONFIG argument.
+        extra, config = [str(config), *extra], None
     data = load_yaml(config) if config is not None else {}
     given: dict[str, Any] = {}
     for dotted, value in flags.items():
