@@ -218,8 +218,7 @@ def report(
     bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples for the intervals."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
 ) -> None:
-    """Rebuild a run's report from items.jsonl without a judge, e.g. under another preset; extra --switch value
-    pairs override scoring switches (--exclude_zero_videos false)."""
+    """Rebuild a run's report from items.jsonl, no judge: --preset P, --switch value (--exclude_zero_videos false)."""
     from owlcap.config import parse_overrides
     from owlcap.eval.rescore import reaggregate
 
@@ -238,8 +237,7 @@ def compare(
     runs: list[Path] = typer.Argument(..., help="Run folders (or report.json files) of one benchmark."),
     out: Path | None = typer.Option(None, "--out", help="Also write compare.md, compare.json and compare.png here."),
 ) -> None:
-    """Several runs side by side in one table (and one plot with --out); runs whose judge, prompt set or scoring
-    differ from the first are flagged."""
+    """Runs side by side in one table (and a plot with --out); a run judged or scored differently is flagged."""
     from owlcap.eval.compare import compare_runs
 
     with _user_errors():
