@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +304,7 @@ class LoopOutcome:
     interrupted: bool = False
     stopped: str | None = None
     wall_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
 
 
 async def judge_items(
@@ -329,6 +330,10 @@ async def judge_items(
         try:
             record = await judge_one(item)
         except RunStopped:
+            record = None
+        except Exception as exc:  # noqa: BLE001 - one item's bug must not sink the run: logged, counted, re-run
+            logger.exception("%s: item %s could not be judged", description, getattr(item, "key", item))
+            outcome.errors.append(f"{getattr(item, 'key', item)}: {type(exc).__name__}: {exc}")
             record = None
         finally:
             window.release()

@@ -42,6 +42,7 @@ class Execution:
     judged: int = 0
     not_judged: int = 0
     stopped: str | None = None
+    errors: list[str] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,7 +96,7 @@ def execute(
                     ),
                 )
                 execution.judged, execution.not_judged = outcome.written, outcome.not_judged
-                execution.stopped = outcome.stopped
+                execution.stopped, execution.errors = outcome.stopped, outcome.errors
                 execution.cost = cost(session.llm.stats.snapshot() - before, outcome.wall_s)
     finally:
         session.llm.close()
@@ -197,6 +198,11 @@ def finish(
     from the records and write it. ``config`` is the benchmark's run config (scoring, preset, report settings)."""
     if execution.stopped:
         notes = [*notes, execution.stopped]
+    if execution.errors:
+        notes = [
+            *notes,
+            f"{len(execution.errors)} item(s) hit an unexpected error (a bug; see the log): {execution.errors[0]}",
+        ]
     header |= facts | {
         "notes": notes,
         "last_run": {
