@@ -267,3 +267,25 @@ def test_judge_repeats_sample_again_and_report_the_spread(judge_process, samples
     assert result.report["last_run"]["cost"]["cache_hits"] == 0  # every repeat asked the judge afresh
     assert {r["repeat"] for r in read_items(tmp_path / "run")} == {0, 1, 2}
     assert "Judge noise over 3 repeats" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_empty_event_lists_can_be_scored_without_a_call(judge_process, samples_dir, tmp_path):
+    judge = judge_process()
+    annotations = samples_dir / "dream1k" / "DREAM-1k.sample.jsonl"
+    items = [i for i in load_dream(annotations).items if i.id == "804"]
+    (tmp_path / "captions.jsonl").write_text(json.dumps({"id": "804", "caption": ""}) + "\n")
+    result = evaluate_dream1k(
+        {
+            "annotations": str(annotations),
+            "captions": {"path": str(tmp_path / "captions.jsonl")},
+            "protocol": {"judge_empty_event_lists": False},
+            "judge": judge_settings(judge.spec()),
+            "out": str(tmp_path / "run"),
+            "report": {"bootstrap_samples": 0, "plots": False},
+        }
+    )
+    record = next(r for r in read_items(tmp_path / "run") if r["id"] == items[0].id)
+    assert record["recall"]["attempts"] == 0 and record["precision"]["attempts"] == 0  # no GT events, no predicted ones
+    assert record["scores"] == {"recall": 1.0, "precision": 1.0}
+    assert result.report["last_run"]["cost"]["requests"] == 1  # the extraction only
+    assert result.report["deviations_from_preset"]["protocol.judge_empty_event_lists"]["value"] is False

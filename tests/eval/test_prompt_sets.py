@@ -98,3 +98,37 @@ def test_the_official_texts_are_recognised_by_their_hash(benchmarks_dir, tmp_pat
     (tmp_path / "official_prompts.json").write_text(json.dumps(data))
     modified = load_prompt_set("auto", benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
     assert modified.name == "official_prompts.json (modified)" and "differs from the official texts" in caplog.text
+
+
+def test_caption_prompt_draws(benchmarks_dir, samples_dir):
+    import random
+
+    from owlcap.eval.vdc.config import VDCProtocol
+    from owlcap.eval.vdc.data import load
+
+    prompts = vdc_set(benchmarks_dir)
+    data = load(samples_dir / "vdc", ["camera", "detailed"])
+    per_video = vdc_prompts.caption_prompts(data, prompts, VDCProtocol())
+    assert per_video == vdc_prompts.caption_prompts(data, prompts, VDCProtocol())  # seeded: the same every run
+    subset = load(samples_dir / "vdc", ["detailed"])
+    assert all(
+        per_video[key] == prompt for key, prompt in vdc_prompts.caption_prompts(subset, prompts, VDCProtocol()).items()
+    )
+    assert len(set(per_video.values())) > 4
+    fixed = vdc_prompts.caption_prompts(data, prompts, VDCProtocol(caption_prompts="fixed", caption_prompt_index=3))
+    assert {p for (d, _), p in fixed.items() if d == "camera"} == {prompts.get("caption_prompt_pools", "camera")[3]}
+    sequential = vdc_prompts.caption_prompts(data, prompts, VDCProtocol(caption_prompts="sequential"))
+    stream, pool = random.Random(0), prompts.get("caption_prompt_pools", "camera")
+    assert [p for (d, _), p in sequential.items() if d == "camera"] == [stream.choice(pool) for _ in range(8)]
+
+
+def test_dream_protocol_switches_change_the_judge_input(benchmarks_dir):
+    prompts = load_prompt_set(
+        "official", benchmark="dream1k", search_dirs=[benchmarks_dir / "dream1k"], required=dream_prompts.REQUIRED
+    )
+    values = {**DREAM_PRESETS["tarsier"]["protocol"], "lowercase_captions": False, "events_render": "json"}
+    protocol = DreamProtocol(**values)
+    messages = dream_prompts.entailment_messages(prompts, "The PRED.", ["A dog's run"], "GT", protocol)
+    assert 'Video Description:\nThe PRED.\n\nEvents: ["A dog\'s run"]\n' in messages[0]["content"]
+    unquoted = DreamProtocol(**{**values, "quote_replace_in_extraction": False})
+    assert 'says "hi"' in dream_prompts.extraction_messages(prompts, 'He says "hi".', unquoted)[0]["content"]

@@ -95,6 +95,8 @@ def test_clamp_and_crash_and_empty_dimensions():
     wild = [record("H", ["{'pred': 'yes', 'score': 7}", "{'pred': 'yes', 'score': -1}"])]
     assert aggregate(wild, scoring_for("auroracap"))["dimensions"]["camera"]["score"] == 3.0
     assert aggregate(wild, scoring_for("auroracap", {"clamp_score": True}))["dimensions"]["camera"]["score"] == 2.5
+    judge_crash = aggregate(CAMERA, scoring_for("auroracap", {"on_judge_error": "crash"}))["dimensions"]["camera"]
+    assert judge_crash["acc"] is None and "judge_error" in judge_crash["withheld"]
     crashed = aggregate(CAMERA + SHORT, scoring_for("lmms", {"on_parse_failure": "crash"}))
     assert crashed["dimensions"]["camera"]["acc"] is None and "withheld" in crashed["dimensions"]["camera"]
     assert crashed["average"]["acc"] == 1.0 and crashed["average"]["note"] == "mean over 1 of 2 dimensions"
