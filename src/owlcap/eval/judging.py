@@ -301,7 +301,6 @@ def _recording(parse: Callable[[str], Any], received: list[str]) -> Callable[[st
 class LoopOutcome:
     written: int = 0
     not_judged: int = 0
-    interrupted: bool = False
     stopped: str | None = None
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -361,7 +360,7 @@ async def judge_items(
         except asyncio.CancelledError:
             for task in running:
                 task.cancel()
-            outcome.interrupted = True
+            await asyncio.gather(*running, return_exceptions=True)  # none writes after its caller closed the file
             raise
         finally:
             outcome.stopped = session.stopped

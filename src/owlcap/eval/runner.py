@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.data.sources import VideoItem, collect_videos
+from owlcap.errors import DataError
 from owlcap.eval.config import CaptioningConfig
 from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, run_judging
 from owlcap.eval.report import EvalResult, write_outputs
 from owlcap.eval.runs import RunDir
 from owlcap.jsonl import JsonlWriter
+from owlcap.llm import StatsSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,6 @@ def execute(
     overwrite: bool,
     rejudge_failed: bool,
     description: str,
-    session: JudgeSession | None = None,
 ) -> Execution:
     """Judge what is not judged yet; ``KeyboardInterrupt`` propagates after the written records are safe."""
     existing = run.open(header, overwrite=overwrite)
@@ -74,8 +75,8 @@ def execute(
             reused += 1
         else:
             todo.append(item)
-    execution = Execution(records=[], reused=reused)
-    session = session or JudgeSession(judge)
+    execution = Execution(records=[], reused=reused, cost=cost(StatsSnapshot(), 0.0))
+    session = JudgeSession(judge)
     try:
         with JsonlWriter(run.items_path) as writer:
             for record in finals:
@@ -137,6 +138,8 @@ def caption_step(config: CaptioningConfig, jobs: list[CaptionJob], out_path: Pat
     from owlcap.eval.engines import load_caption_engine
     from owlcap.llm import LLMConfig
 
+    if not config.videos.exists():
+        raise DataError(config.videos, "no such folder or manifest of benchmark videos (captioning.videos)")
     found, bad = collect_videos([config.videos])
     by_id: dict[str, VideoItem] = {}
     for item in found:
