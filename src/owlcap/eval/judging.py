@@ -162,10 +162,11 @@ class JudgeConfig(BaseModel):
 
 @dataclass
 class CallRecord:
-    """One judge call: the raw answer (also of a failed call: the last one received), the parsed value, answers
-    requested (0 when cached), and for a failure its kind (``invalid_answer``: no answer parsed within the
-    budget; ``judge_unavailable``: retries spent on timeouts/5xx/429/connection errors; ``judge_rejected``: the
-    server refused the request, e.g. HTTP 400/404) and message."""
+    """One judge call: the raw answer, the parsed value, answers requested (0 when cached), and for a failure its
+    kind (``invalid_answer``: no answer parsed within the budget; ``judge_unavailable``: retries spent on
+    timeouts/5xx/429/connection errors; ``judge_rejected``: the server refused the request, e.g. HTTP 400/404) and
+    message. A failed call's ``raw`` is the last answer received as the parser saw it (``<think>`` blocks and
+    surrounding whitespace removed)."""
 
     raw: str | None
     value: Any = None
