@@ -123,3 +123,28 @@ def test_vdc_captions_each_dimension_with_a_prompt_from_its_pool(samples_dir, be
     assert result.report["counts"]["judged"] == 4 and result.complete
     items = {r["key"]: r for r in read_jsonl(tmp_path / "run" / "items.jsonl")}
     assert items[f"camera/{ids[0]}#0"]["caption_prompt"] == captions[f"camera/{ids[0]}"]["prompt"]
+
+
+def test_a_benchmark_run_captions_with_an_in_process_model_too(tiny_qwen25, samples_dir, tmp_path):
+    annotations = samples_dir / "dream1k" / "DREAM-1k.sample.jsonl"
+    with LoopbackLLMServer(responder()) as server:
+        result = evaluate_dream1k(
+            {
+                "annotations": str(annotations),
+                "limit": 2,
+                "captioning": {
+                    "videos": str(_manifest(samples_dir, tmp_path, ["1", "2"])),
+                    "model": str(tiny_qwen25),
+                    "sampling": SAMPLING,
+                    "generation": {"max_new_tokens": 6},
+                    "batch_size": 2,
+                },
+                "judge": {"model": server.spec("judge"), "concurrency": 4},
+                "out": str(tmp_path / "run"),
+                "report": {"bootstrap_samples": 0, "plots": False},
+            }
+        )
+    captions = read_jsonl(tmp_path / "run" / "captions.jsonl")
+    assert [c["model"] for c in captions] == [str(tiny_qwen25)] * 2 and all("caption" in c for c in captions)
+    assert result.report["captions"]["captioners"] == [str(tiny_qwen25)]
+    assert result.report["counts"]["items"] == 2 and result.report["counts"]["no_caption"] == 0
