@@ -73,7 +73,8 @@ def load_vdc_captions(config: VDCEvalConfig, path: Path) -> LoadedCaptions:
         try:
             dimension = str(dotted(record, dimension_field))
         except KeyError:
-            dimension = stem if stem in DIMENSIONS else None
+            # A folder of per-dimension files: camera.jsonl, or lmms-eval's camera_test.json.
+            dimension = next((d for d in sorted(DIMENSIONS, key=len, reverse=True) if stem and d in stem), None)
         if dimension is None:
             dimension, slash, rest = video_id.partition("/")
             if not slash or dimension not in DIMENSIONS:
