@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 
 def caption(
     inputs: list[str] = typer.Argument(..., help="Video files, folders of videos, or JSONL manifests (id, video)."),
-    model: str = typer.Option(..., "--model", "-m", help="HF hub id or local path of a video MLLM."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="HF hub id or local path of a video MLLM, or openai:<model>@<url> (vLLM server)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL; re-running skips the ids already in it."),
     prompt: str = typer.Option(None, help="User prompt (default: 'Describe this video in detail.')."),
     system: str = typer.Option(None, help="System prompt."),
@@ -29,12 +31,14 @@ def caption(
     dtype: str = typer.Option("auto", help="auto | bfloat16 | float16 | float32."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N."),
     config: Path = typer.Option(None, "--config", help="YAML CaptionConfig; flags given here override it."),
+    concurrency: int = typer.Option(16, help="Server model (openai:...): caption requests in flight at once."),
 ) -> None:
     """Caption videos; one JSON line per video (id, video, caption, model, sampling settings, seconds)."""
     from owlcap.config import load_yaml, validate_config
     from owlcap.data.sources import collect_videos
     from owlcap.eval.captioning import CaptionConfig, caption_videos
-    from owlcap.models import load_mllm
+    from owlcap.eval.engines import load_caption_engine
+    from owlcap.llm import LLMConfig
 
     data = load_yaml(config) if config else {}
     sampling = {"fps": fps, "nframes": nframes, "max_frames": max_frames, "min_pixels": min_pixels}
@@ -57,7 +61,8 @@ def caption(
     if not items:
         typer.echo("no videos found in the inputs", err=True)
         raise typer.Exit(1)
-    engine = load_mllm(model, run_config.model_options)
+    server = LLMConfig(concurrency=concurrency, request_timeout_s=600.0, max_retries=3, cache=False)
+    engine = load_caption_engine(model, run_config.model_options, llm=server)
     summary = caption_videos(items, out, engine, run_config)
     typer.echo(json.dumps({"out": str(out), **summary.to_dict(), "bad_inputs": len(input_errors)}))
     if summary.failures or input_errors:

@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 
 from owlcap import envs
 from owlcap.cli import caption, data, models, quickstart, reward, train, video
+from owlcap.cli import eval as evaluation
 
 app = typer.Typer(
     name="owlcap",
@@ -40,7 +41,7 @@ def _configure(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _module in (video, models, caption, quickstart, train, reward, data):
+for _module in (video, models, caption, quickstart, train, reward, evaluation, data):
     _module.register(app)
 
 

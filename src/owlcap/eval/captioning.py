@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 
 class CaptionEngine(Protocol):
-    """What the runner needs from a model: a name, the frame-size multiple, and batched generation."""
+    """What the runner needs from a model: a name, the frame-size multiple, and batched generation.
+
+    An engine that serves many requests at once (a server: ``owlcap.eval.engines.RemoteCaptionEngine``) also has
+    ``max_concurrent_batches``: the runner then sends videos one per call from that many threads, so the server
+    always has work; an in-process model has none and gets one batch at a time.
+    """
 
     name: str
     vision_factor: int
@@ -94,10 +99,14 @@ def caption_videos(
     todo = [item for item in items if item.id not in finished]
     summary.skipped = len(items) - len(todo)
     sampling = config.sampling.model_copy(update={"factor": engine.vision_factor})
+    parallel = max(1, int(getattr(engine, "max_concurrent_batches", 1)))
+    if parallel > 1:
+        config = config.model_copy(update={"batch_size": 1})
     with JsonlWriter(out_path) as writer, progress_bar("video") as bar:
         task = bar.add_task("caption", total=len(todo))
-        for batch in _decoded_batches(todo, sampling, config):
-            for record in _caption_batch(batch, engine, config, sampling):
+        batches = _decoded_batches(todo, sampling, config)
+        for records in _captioned(batches, engine, config, sampling, parallel):
+            for record in records:
                 writer.write(record)
                 if record.get("error"):
                     summary.failures.append((record["id"], record["error"]))
@@ -107,6 +116,27 @@ def caption_videos(
                 bar.advance(task)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _captioned(batches, engine: CaptionEngine, config: CaptionConfig, sampling: SamplingConfig, parallel: int):
+    """Each batch's records: in order, one batch at a time, or (``parallel`` > 1) as they finish, with up to
+    ``parallel`` batches in flight."""
+    if parallel == 1:
+        for batch in batches:
+            yield list(_caption_batch(batch, engine, config, sampling))
+        return
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="owlcap-caption")
+    try:
+        pending: set[Future] = set()
+        for batch in batches:
+            pending.add(pool.submit(lambda b=batch: list(_caption_batch(b, engine, config, sampling))))
+            if len(pending) >= parallel:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        for future in as_completed(pending):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C must not wait for requests in flight
 
 
 def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):
@@ -154,7 +184,7 @@ def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: Caption
             "id": decoded.item.id,
             "video": decoded.item.video,
             "model": engine.name,
-            "prompt": config.prompt,
+            "prompt": _prompt(decoded.item, config),
             "sampling": sampling.model_dump(exclude_none=True),
             "generation": config.generation.model_dump(exclude_none=True),
         }
@@ -199,5 +229,11 @@ def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, c
     return captions, errors, seconds
 
 
+def _prompt(item: VideoItem, config: CaptionConfig) -> str:
+    """The item's own prompt (a benchmark draws one per video and dimension), else the run's."""
+    prompt = item.field("prompt")
+    return prompt if isinstance(prompt, str) and prompt else config.prompt
+
+
 def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:
-    return VideoRequest(prompt=config.prompt, video=decoded.video, system=config.system)
+    return VideoRequest(prompt=_prompt(decoded.item, config), video=decoded.video, system=config.system)

@@ -71,7 +71,7 @@ class LLM(abc.ABC):
     ) -> Any:
         """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
 
-        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``seed``,
+        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_p``, ``top_k``, ``seed``,
         ``thinking`` (True/False: Qwen3 ``enable_thinking``), ``structured_output`` and, for servers, ``extra_body``.
         Raises ``JudgeError`` after the retries and repair rounds are spent.
         """

@@ -31,6 +31,10 @@ from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
 
+_OPTION_KEYS = frozenset(
+    {"temperature", "max_tokens", "top_p", "top_k", "seed", "thinking", "structured_output", "choices"}
+)
+
 
 def _texts(content: Any) -> tuple[str, list[Any]]:
     """The text and the videos of one message's content."""
@@ -112,9 +116,6 @@ class _Batcher:
                 future.set_result(text)
 
 
-_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_k", "seed", "thinking", "structured_output", "choices"})
-
-
 class _ChoiceOptions(BaseModel):
     """A batch that is scored, not generated: the next-token probabilities of ``choices`` (``owlcap.llm.choices``)."""
 
@@ -155,6 +156,7 @@ class HFBackend(LLM):
         return GenerationOptions(
             max_new_tokens=options.get("max_tokens", self.config.max_tokens),
             temperature=options.get("temperature", self.config.temperature),
+            top_p=options.get("top_p") or 1.0,
             top_k=options.get("top_k", self.config.top_k),
             seed=options.get("seed", self.config.seed),
         )
