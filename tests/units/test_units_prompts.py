@@ -20,6 +20,7 @@ from owlcap.units import (
     decompose_task,
     judge_pair_task,
     verify_text_task,
+    verify_unit_task,
     verify_video_task,
 )
 
@@ -41,7 +42,8 @@ def fake_video() -> FakeVideo:
 
 def render(task: Task) -> str:
     """The prompt as a reviewer reads it: version, every message's role and text, the schema's name."""
-    lines = [f"# {task.kind} {task.version} -> {task.schema.__name__}"]
+    answer = task.schema.__name__ if task.schema is not None else task.parse.__name__
+    lines = [f"# {task.kind} {task.version} -> {answer}"]
     for message in task.messages:
         content = message["content"]
         if isinstance(content, list):
@@ -54,6 +56,7 @@ TASKS = {
     "decompose": lambda: decompose_task(CAPTION),
     "verify_text": lambda: verify_text_task(UNITS, CAPTION),
     "verify_video": lambda: verify_video_task(UNITS, fake_video(), video_key="clip-1"),
+    "verify_unit": lambda: verify_unit_task(UNITS[0], fake_video(), video_key="clip-1", probabilities=True),
     "judge_pair": lambda: judge_pair_task("A boy throws a red ball.", CAPTION, UNITS),
     "official": lambda: official_task("A boy throws a red ball.", CAPTION, CSERConfig(protocol="official")),
     "verify_text_conflict": lambda: verify_text_task(UNITS, CAPTION, criterion="conflict"),

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from owlcap import envs
-from owlcap.cli import caption, models, quickstart, reward, train, video
+from owlcap.cli import caption, data, models, quickstart, reward, train, video
 from owlcap.cli import eval as evaluation
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def _configure(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _module in (video, models, caption, quickstart, train, reward, evaluation):
+for _module in (video, models, caption, quickstart, train, reward, evaluation, data):
     _module.register(app)
 
 

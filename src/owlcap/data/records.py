@@ -134,6 +134,8 @@ def parse_record(record: dict[str, Any], *, base: Path, source: str = "", defaul
     """Turn one object (HMD record or conversation) into a ``CaptionExample``; ``ValueError`` says what is wrong."""
     if "messages" in record or "conversations" in record:
         return _parse_conversation(record, base=base, source=source, default_id=default_id)
+    if "caption" not in record and isinstance(record.get("reference"), str):
+        record = {**record, "caption": record["reference"]}  # GRPO prompt/reference lines (owlcap data export)
     if "caption" in record:
         try:
             hmd = HMDRecord.model_validate(record)

@@ -42,6 +42,9 @@ def collect_videos(inputs: list[str | Path]) -> tuple[list[VideoItem], list[Data
         if path.is_dir():
             items.extend(_folder_items(path))
         elif path.suffix.lower() in MANIFEST_SUFFIXES:
+            if not path.is_file():
+                errors.append(DataError(path, "no such manifest file"))
+                continue
             found, bad = _manifest_items(path)
             items.extend(found)
             errors.extend(bad)

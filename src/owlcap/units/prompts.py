@@ -20,6 +20,7 @@ VERSIONS = {
     "units.decompose": "decompose-v1",
     "units.verify_text": "verify-text-v1",
     "units.verify_video": "verify-video-v1",
+    "units.verify_unit": "verify-unit-v1",
     "units.judge_pair": "judge-pair-v1",
 }
 """The version of each task kind's prompt (text verdicts: the ``coverage`` criterion)."""
@@ -93,6 +94,14 @@ VERIFY_VIDEO_SYSTEM = f"""You check numbered information units against a video, 
 
 Answer with only a JSON object holding one verdict per unit, in the units' order: {{"verdicts": ["yes", "no", ...]}}"""
 
+VERIFY_UNIT_SYSTEM = f"""You check one information unit against a video, given as frames in order.
+
+{_VERDICT_RULES.format(source="video")} What the video does not show is "no".
+
+{_DATA_RULE}
+
+Answer with one word, yes or no, and nothing else."""
+
 _PAIR_STEPS = {
     "coverage": """2. For each predicted unit, judge whether the reference caption supports it.
 3. For each numbered reference unit, judge whether the predicted caption covers it.""",
@@ -143,6 +152,10 @@ def verify_text_user(units: list[str], text: str) -> str:
 
 def verify_video_user(units: list[str]) -> str:
     return f"{data_block('units', numbered(units))}\n\nGive exactly {len(units)} verdicts."
+
+
+def verify_unit_user(unit: str) -> str:
+    return f"{data_block('unit', ' '.join(unit.split()))}\n\nDoes the video show this? Answer yes or no."
 
 
 def judge_pair_user(prediction: str, reference: str, reference_units: list[str]) -> str:

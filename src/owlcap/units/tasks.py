@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from owlcap.llm.choices import parse_choice
 from owlcap.llm.media import video_fingerprint
 from owlcap.llm.task import Task
 from owlcap.units import prompts
@@ -80,6 +81,41 @@ def verify_video_task(units: list[str], video: Any, *, video_key: str | None = N
         schema=VerdictList,
         inputs={"units": units, "video": video_key or video_fingerprint(video)},
         check=_check_count(len(units)),
+        offline=None,
+    )
+
+
+UNIT_CHOICES = ("yes", "no")
+
+
+def parse_unit_verdict(text: str) -> dict[str, Any]:
+    """A per-unit answer as ``{"verdict": "yes"|"no", "p_yes": float | None}``; ``p_yes`` is set when the backend
+    decided from the model's probabilities (``owlcap.llm.choices``). ``ValueError`` when the answer is neither."""
+    verdict, probs = parse_choice(text, UNIT_CHOICES)
+    return {"verdict": verdict, "p_yes": None if probs is None else float(probs.get("yes", 0.0))}
+
+
+def verify_unit_task(
+    unit: str, video: Any, *, video_key: str | None = None, path: str | None = None, probabilities: bool = False
+) -> Task:
+    """(c), one unit per request: is ``unit`` shown by the video? → ``{"verdict", "p_yes"}`` (see
+    ``parse_unit_verdict``). ``probabilities`` asks the backend to decide from the next-token probabilities of
+    "yes" and "no" where it can (hf logits, server logprobs), else from the text. Only a video model can answer."""
+    part: dict[str, Any] = {"type": "video", "video": video}
+    if path is not None:
+        part["path"] = str(path)
+    return Task(
+        kind="units.verify_unit",
+        version=prompts.VERSIONS["units.verify_unit"],
+        messages=[
+            {"role": "system", "content": prompts.VERIFY_UNIT_SYSTEM},
+            {"role": "user", "content": [part, {"type": "text", "text": prompts.verify_unit_user(unit)}]},
+        ],
+        schema=None,
+        parse=parse_unit_verdict,
+        inputs={"unit": unit, "video": video_key or video_fingerprint(video)},
+        options={"choices": list(UNIT_CHOICES)} if probabilities else {},
+        on_invalid="resample",
         offline=None,
     )
 
