@@ -169,9 +169,13 @@ def wrap_scalars_for_lists(model: type[BaseModel], data: dict[str, Any]) -> dict
 
 
 def _is_list_type(annotation: Any) -> bool:
+    """A list (``list[str]``, ``list[str] | None``), and nothing a scalar could be as it is (``list[str] | str``)."""
     if typing.get_origin(annotation) in (list, tuple, set, frozenset):
         return True
-    return any(_is_list_type(arg) for arg in typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS)
+    if typing.get_origin(annotation) in _UNIONS:
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return bool(options) and all(_is_list_type(arg) for arg in options)
+    return False
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
