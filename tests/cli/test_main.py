@@ -60,7 +60,7 @@ def test_ctrl_c_ends_with_status_130_and_says_how_to_resume(monkeypatch, tmp_pat
 
     monkeypatch.setattr(captioning, "check_output", interrupted)
     result = CliRunner().invoke(app, ["caption", "x.mp4", "--model", "m", "--out", str(tmp_path / "o.jsonl")])
-    assert result.exit_code == 130 and "re-run the same command to resume" in result.output
+    assert result.exit_code == 130 and "run the same command again to resume" in result.output
 
 
 def test_version():

@@ -42,7 +42,7 @@ def _metrics(output_dir) -> list[dict]:
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
 def test_k_steps_with_the_rules_judge_log_every_metric(tiny_models, samples_dir, tmp_path, family, caplog):
-    with caplog.at_level(logging.INFO, logger="owlcap.train.grpo"):
+    with caplog.at_level(logging.INFO, logger="owlcap"):
         result = _run(tiny_models[family], samples_dir, tmp_path, "--max_steps", "3")
     assert result.global_step == 3 and result.trained_steps == 3
     steps = [record for record in _metrics(tmp_path) if "loss" in record]

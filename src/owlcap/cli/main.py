@@ -39,7 +39,7 @@ class OwlcapGroup(TyperGroup):
         except KeyboardInterrupt:
             if _debug(ctx):
                 raise
-            typer.echo("interrupted (re-run the same command to resume where it stopped)", err=True)
+            typer.echo("interrupted: run the same command again to resume (training: from its checkpoint)", err=True)
             raise typer.Exit(INTERRUPTED_EXIT) from None
 
 

@@ -1,1 +1,1 @@
-"""owlcap.data: HMD records, Motion-Detail Fusion, Fine-Grained Examination, the pipeline runner."""
+"""owlcap.data: the HMD record schema and where videos come from (files, folders, JSONL manifests)."""

@@ -110,7 +110,7 @@ def caption_videos(
     started = time.perf_counter()
     out_path = Path(out_path)
     check_output(out_path, engine.name, config, overwrite=overwrite)
-    if overwrite:
+    if overwrite or _empty(out_path):  # a sidecar left without its captions describes nothing
         for stale in (out_path, meta_path(out_path)):
             stale.unlink(missing_ok=True)
     write_meta(out_path, engine.name, config)
@@ -173,7 +173,7 @@ def check_output(out_path: str | Path, model: str, config: CaptionConfig, *, ove
         raise ConfigError(f"--out {out}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
     if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise ConfigError(f"--out {out}: not writable (permission denied)")
-    if overwrite or not out.exists():
+    if overwrite or _empty(out):
         return
     previous = _recorded_provenance(out)
     if previous is None:
@@ -201,6 +201,10 @@ def write_meta(out_path: Path, model: str, config: CaptionConfig) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temporary, path)
+
+
+def _empty(out: Path) -> bool:
+    return not out.exists() or out.stat().st_size == 0
 
 
 def _recorded_provenance(out: Path) -> dict | None:

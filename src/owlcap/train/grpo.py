@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from owlcap.config import load_config
-from owlcap.errors import ConfigError, TrainingStopped
+from owlcap.errors import ConfigError, JudgeError, TrainingStopped
 from owlcap.models import vision_factor
 from owlcap.train.callbacks import GRPO_SUMMARY_KEYS, MetricsFileCallback, RewardChecksCallback, quiet_console
 from owlcap.train.data import load_caption_dataset
@@ -81,9 +81,14 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
         return GRPOResult(**plan.finished)
     main_process = args.process_index == 0
     reward_funcs = build_reward_funcs(config)
-    for func in reward_funcs:
-        if hasattr(func, "cser"):
-            preflight_judge(func.cser.judge, config.reward.checks)
+    judges = [func.cser.judge for func in reward_funcs if hasattr(func, "cser")]
+    try:
+        for judge in judges:
+            preflight_judge(judge, config.reward.checks)
+    except JudgeError:
+        for judge in judges:
+            judge.close()
+        raise
     start_run(plan, config, main_process=main_process)
     model, processor = load_training_model(config.model)
     peft_config = prepare_model(model, config.model)
