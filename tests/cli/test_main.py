@@ -115,3 +115,9 @@ def test_probe_takes_folders_like_caption(hmd_videos):
     result = CliRunner().invoke(app, ["probe", str(folder)])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["video"] for line in result.stdout.splitlines()] == list(map(str, hmd_videos))
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = CliRunner().invoke(app, ["tiny-model", str(tmp_path / "a-file" / "model")])
+    assert result.exit_code == 2 and "cannot create the folder" in result.output
