@@ -1,4 +1,4 @@
-"""``owlcap caption``: caption videos (files, folders, JSONL manifests) with any HF video MLLM."""
+"""``owlcap caption``: caption videos (files, folders, JSONL manifests) with any HF video MLLM or a model server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ logger = logging.getLogger(__name__)
 
 def caption(
     inputs: list[str] = typer.Argument(..., help="Video files, folders of videos, or JSONL manifests (id, video)."),
-    model: str = typer.Option(..., "--model", "-m", help="HF hub id or local path of a video MLLM."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="HF hub id or local path of a video MLLM, or openai:<model>@<url> (vLLM server)."
+    ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output JSONL; a re-run with the same settings skips the ids already in it."
     ),
@@ -35,6 +37,7 @@ def caption(
     dtype: str = typer.Option(None, help="auto (default) | bfloat16 | float16 | float32."),
     device: str = typer.Option(None, help="auto (default) | cpu | cuda | cuda:N."),
     config: Path = typer.Option(None, "--config", help="YAML CaptionConfig; only the flags given here override it."),
+    concurrency: int = typer.Option(16, help="Server model (openai:...): caption requests in flight at once."),
 ) -> None:
     """Caption videos; one JSON line per video (id, video, caption, model, sampling settings, seconds).
 
@@ -44,7 +47,8 @@ def caption(
     from owlcap.config import load_yaml, validate_config
     from owlcap.data.sources import collect_videos
     from owlcap.eval.captioning import CaptionConfig, caption_videos, check_output
-    from owlcap.models import load_mllm
+    from owlcap.eval.engines import load_caption_engine
+    from owlcap.llm import LLMConfig
 
     if fps is not None and nframes is not None:
         raise typer.BadParameter("give --fps or --nframes, not both (they are exclusive)", param_hint="--fps")
@@ -67,7 +71,8 @@ def caption(
     if not items:
         typer.echo("no videos found in the inputs", err=True)
         raise typer.Exit(1)
-    engine = load_mllm(model, run_config.model_options)
+    server = LLMConfig(concurrency=concurrency, request_timeout_s=600.0, max_retries=3, cache=False)
+    engine = load_caption_engine(model, run_config.model_options, llm=server)
     summary = caption_videos(items, out, engine, run_config, overwrite=overwrite)
     typer.echo(json.dumps({"out": str(out), **summary.to_dict(), "bad_inputs": len(input_errors)}))
     if summary.failures or input_errors:

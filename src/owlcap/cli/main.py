@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from owlcap import __version__, envs
 from owlcap.cli import caption, models, quickstart, reward, train, video
+from owlcap.cli import eval as evaluation
 from owlcap.errors import OwlcapError
 
 USER_ERROR_EXIT = 2
@@ -50,8 +51,8 @@ def _debug(ctx: typer.Context) -> bool:
 app = typer.Typer(
     name="owlcap",
     cls=OwlcapGroup,
-    help="Caption videos with any HF video MLLM, score captions with CSER, and train video captioners "
-    "(SFT, then GRPO with the Caption Set Equivalence Reward).",
+    help="Caption videos with any HF video MLLM or server, score captions with CSER, train video captioners (SFT, "
+    "then GRPO with the Caption Set Equivalence Reward) and evaluate them on VDC and DREAM-1K.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -117,7 +118,7 @@ def _disable_library_progress_bars() -> None:
         disable_progress_bars()
 
 
-for _module in (video, models, caption, quickstart, train, reward):
+for _module in (video, models, caption, quickstart, train, reward, evaluation):
     _module.register(app)
 
 

@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +30,7 @@ from owlcap import __version__
 from owlcap.data.sources import VideoItem
 from owlcap.errors import ConfigError, VideoDecodeError
 from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids, iter_jsonl
+from owlcap.llm.config import parse_spec
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT, VideoRequest
 from owlcap.models.loading import ModelOptions
 from owlcap.models.mllm import GenerationOptions
@@ -40,7 +41,12 @@ logger = logging.getLogger(__name__)
 
 
 class CaptionEngine(Protocol):
-    """What the runner needs from a model: a name, the frame-size multiple, and batched generation."""
+    """What the runner needs from a model: a name, the frame-size multiple, and batched generation.
+
+    An engine that serves many requests at once (a server: ``owlcap.eval.engines.RemoteCaptionEngine``) also has
+    ``max_concurrent_batches``: the runner then sends videos one per call from that many threads, so the server
+    always has work; an in-process model has none and gets one batch at a time.
+    """
 
     name: str
     vision_factor: int
@@ -120,10 +126,14 @@ def caption_videos(
     todo = [item for item in items if item.id not in finished]
     summary.skipped = len(items) - len(todo)
     sampling = config.sampling.model_copy(update={"factor": engine.vision_factor})
+    parallel = max(1, int(getattr(engine, "max_concurrent_batches", 1)))
+    if parallel > 1:
+        config = config.model_copy(update={"batch_size": 1})
     with JsonlWriter(out_path) as writer, progress_bar("video") as bar:
         task = bar.add_task("caption", total=len(todo))
-        for batch in _decoded_batches(todo, sampling, config):
-            for record in _caption_batch(batch, engine, config, sampling):
+        batches = _decoded_batches(todo, sampling, config)
+        for records in _captioned(batches, engine, config, sampling, parallel):
+            for record in records:
                 writer.write(record)
                 if record.get("error"):
                     summary.failures.append((record["id"], record["error"]))
@@ -135,6 +145,27 @@ def caption_videos(
         compact_jsonl(out_path)  # the retried ids' old error lines go; the file keeps one line per id
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _captioned(batches, engine: CaptionEngine, config: CaptionConfig, sampling: SamplingConfig, parallel: int):
+    """Each batch's records: in order, one batch at a time, or (``parallel`` > 1) as they finish, with up to
+    ``parallel`` batches in flight."""
+    if parallel == 1:
+        for batch in batches:
+            yield list(_caption_batch(batch, engine, config, sampling))
+        return
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="owlcap-caption")
+    try:
+        pending: set[Future] = set()
+        for batch in batches:
+            pending.add(pool.submit(lambda b=batch: list(_caption_batch(b, engine, config, sampling))))
+            if len(pending) >= parallel:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        for future in as_completed(pending):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C must not wait for requests in flight
 
 
 # -- what made an output file ------------------------------------------------------------------------------------
@@ -208,7 +239,8 @@ def _empty(out: Path) -> bool:
 
 
 def _recorded_provenance(out: Path) -> dict | None:
-    """The settings recorded in the sidecar, or read off the first record that names its model (older files)."""
+    """The settings recorded in the sidecar, or read off the first record that names its model (older files; not
+    the prompt, which may be the item's own)."""
     meta = meta_path(out)
     if meta.exists():
         try:
@@ -218,7 +250,7 @@ def _recorded_provenance(out: Path) -> dict | None:
     for line in iter_jsonl(out):
         record = line.record
         if record is not None and "model" in record:
-            fields = {name: record[name] for name in ("model", "prompt", "generation") if name in record}
+            fields = {name: record[name] for name in ("model", "generation") if name in record}
             if isinstance(record.get("sampling"), dict):
                 fields["sampling"] = {k: v for k, v in record["sampling"].items() if k != "factor"}
             return fields
@@ -241,11 +273,21 @@ def _differences(old: dict, new: dict) -> list[tuple[str, object, object]]:
 
 
 def _same_model(a: object, b: object) -> bool:
-    """Model names match as given, or as the same local folder (``runs/m`` and ``./runs/m/``)."""
-    if a == b:
-        return True
-    paths = [Path(str(name)).expanduser() for name in (a, b)]
-    return all(path.exists() for path in paths) and paths[0].resolve() == paths[1].resolve()
+    """The same model however it is spelled: ``runs/m``, ``./runs/m/`` and ``hf:runs/m`` (one local folder), or
+    ``openai:m@http://host/v1/`` and ``openai:m@http://host/v1`` (one server spec)."""
+    return _model_key(a) == _model_key(b)
+
+
+def _model_key(name: object) -> str:
+    text = str(name).strip()
+    if text.startswith("openai:"):
+        try:
+            return str(parse_spec(text))
+        except ConfigError:
+            return text
+    text = text.removeprefix("hf:")
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else text
 
 
 def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):
@@ -293,7 +335,7 @@ def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: Caption
             "id": decoded.item.id,
             "video": decoded.item.video,
             "model": engine.name,
-            "prompt": config.prompt,
+            "prompt": _prompt(decoded.item, config),
             "sampling": sampling.model_dump(exclude_none=True),
             "generation": config.generation.model_dump(exclude_none=True),
         }
@@ -338,5 +380,11 @@ def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, c
     return captions, errors, seconds
 
 
+def _prompt(item: VideoItem, config: CaptionConfig) -> str:
+    """The item's own prompt (a benchmark draws one per video and dimension), else the run's."""
+    prompt = item.field("prompt")
+    return prompt if isinstance(prompt, str) and prompt else config.prompt
+
+
 def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:
-    return VideoRequest(prompt=config.prompt, video=decoded.video, system=config.system)
+    return VideoRequest(prompt=_prompt(decoded.item, config), video=decoded.video, system=config.system)

@@ -74,7 +74,7 @@ class LLM(abc.ABC):
     ) -> Any:
         """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
 
-        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``seed``,
+        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_p``, ``top_k``, ``seed``,
         ``thinking`` (True/False: Qwen3 ``enable_thinking``), ``structured_output`` and, for servers, ``extra_body``.
         Raises ``JudgeError`` after the retries and repair rounds are spent.
         """
@@ -99,7 +99,7 @@ class LLM(abc.ABC):
         """``run`` with provenance: the raw answer text and how many answers it took (0 when cached)."""
         start = time.perf_counter()
         self.stats.add(calls=1)
-        cache = self._result_cache()
+        cache = self._result_cache() if task.cache else None
         key = task.cache_key(self.backend, self.model) if cache is not None else ""
         if cache is not None:
             # sqlite answers in microseconds (WAL); a thread hop per lookup would cost more than the lookup.

@@ -29,6 +29,8 @@ from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
 
+_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_p", "top_k", "seed", "thinking", "structured_output"})
+
 
 def _texts(content: Any) -> tuple[str, list[Any]]:
     """The text and the videos of one message's content."""
@@ -136,12 +138,13 @@ class HFBackend(LLM):
     def generation_options(self, options: dict[str, Any]) -> Any:
         from owlcap.models import GenerationOptions
 
-        unknown = set(options) - {"temperature", "max_tokens", "top_k", "seed", "thinking", "structured_output"}
+        unknown = set(options) - _OPTION_KEYS
         if unknown:
             raise JudgeError(f"the hf backend does not take request option(s) {sorted(unknown)}")
         return GenerationOptions(
             max_new_tokens=options.get("max_tokens", self.config.max_tokens),
             temperature=options.get("temperature", self.config.temperature),
+            top_p=options.get("top_p") or 1.0,
             top_k=options.get("top_k", self.config.top_k),
             seed=options.get("seed", self.config.seed),
         )

@@ -26,7 +26,9 @@ from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
 
-_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_k", "seed", "extra_body", "thinking", "structured_output"})
+_OPTION_KEYS = frozenset(
+    {"temperature", "max_tokens", "top_p", "top_k", "seed", "extra_body", "thinking", "structured_output"}
+)
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -76,6 +78,8 @@ class OpenAIBackend(LLM):
             "temperature": options.get("temperature", config.temperature),
             "max_tokens": options.get("max_tokens", config.max_tokens),
         }
+        if options.get("top_p") is not None:
+            payload["top_p"] = options["top_p"]
         seed = options.get("seed", config.seed)
         if seed is not None:
             payload["seed"] = seed

@@ -16,8 +16,9 @@ Multi-GPU / multi-node: launch the same command under ``accelerate launch --conf
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from owlcap.config import load_config
 from owlcap.errors import ConfigError, JudgeError, TrainingStopped
@@ -38,7 +39,8 @@ REFERENCE_COLUMN = "caption"  # the HMD caption of each video is CSER's referenc
 @dataclass
 class GRPOResult:
     """What a run did (``grpo_result.json``): where the model is, how far it got, the rewards it saw. ``stopped``
-    says why ``reward.checks`` ended it early (then there is no final model; the newest checkpoint resumes it)."""
+    says why ``reward.checks`` ended it early (then there is no final model; the newest checkpoint resumes it).
+    ``trainer`` is the ``VideoGRPOTrainer`` that ran (``None`` for a run found finished); it is not saved."""
 
     output_dir: str
     final_model: str | None
@@ -53,6 +55,10 @@ class GRPOResult:
     mean: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
     stopped: str | None = None
+    trainer: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "trainer"}
 
 
 def run_grpo(config_path: str | Path | None, overrides: list[str] | None = None) -> GRPOResult:
@@ -107,6 +113,8 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
         share_video_encoding=config.share_video_encoding,
         decode_workers=config.data.decode_workers,
         prefetch=reference_prefetch(reward_funcs),
+        prompt_order=config.data.prompt_order,
+        kl_log_ratio_clamp=config.kl_log_ratio_clamp,
         peft_config=peft_config,
         callbacks=[metrics, checks, *(callbacks or [])],
     )
@@ -133,9 +141,10 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
         mean=_means(history),
         last={key: history[-1][key] for key in GRPO_SUMMARY_KEYS if history and key in history[-1]},
         stopped=checks.stop_reason,
+        trainer=trainer,
     )
     if checks.stop_reason is None:
-        finish_run(plan, asdict(result), main_process=trainer.is_world_process_zero())
+        finish_run(plan, result.to_dict(), main_process=trainer.is_world_process_zero())
         logger.info("GRPO done: %d step(s); the model is in %s", result.global_step, final_model)
     return result
 

@@ -157,6 +157,7 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
         default_system=config.data.system,
         max_length=config.data.max_length,
         counters=counters,
+        prompt_order=config.data.prompt_order,
     )
     trainer = VideoSFTTrainer(
         model=model,
