@@ -40,3 +40,15 @@ def test_an_unreadable_sidecar_says_how_to_go_on(tmp_path):
     with pytest.raises(ConfigError, match="unreadable .* pass --overwrite"):
         check_output(out, "m", CaptionConfig())
     check_output(out, "m", CaptionConfig(), overwrite=True)
+
+
+def test_hf_and_server_spellings_of_one_model_match(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    out = tmp_path / "captions.jsonl"
+    _made_by(out, "m", CaptionConfig())
+    check_output(out, "hf:./m", CaptionConfig())
+    _made_by(out, "openai:qwen@http://127.0.0.1:8000/v1", CaptionConfig())  # a server engine's name
+    check_output(out, "openai:qwen@http://127.0.0.1:8000/v1/", CaptionConfig())  # as typed on the command line
+    with pytest.raises(ConfigError, match="model: 'openai:qwen@http://127.0.0.1:8000/v1' -> 'openai:other@"):
+        check_output(out, "openai:other@http://127.0.0.1:8000/v1", CaptionConfig())
