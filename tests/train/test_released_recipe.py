@@ -55,9 +55,11 @@ def test_released_tiny_grpo_replays_the_reward_on_released_lines(tiny_qwen25, re
         return Reply.ok(READABLE if readable else "I would rather not say.")
 
     llm_server.responder = respond
+    # This server answers the released request only, so the judge preflight (a units request) is skipped.
     overrides = ["--model.name_or_path", str(tiny_qwen25), "--data.train_files", f"[{released_lines}]",
-                 "--output_dir", str(tmp_path), "--reward.judge", llm_server.spec()]  # fmt: skip
-    trainer = run_grpo(REPO / "configs" / "grpo" / "owlcap_released_tiny.yaml", overrides)
+                 "--output_dir", str(tmp_path), "--reward.judge", llm_server.spec(),
+                 "--reward.checks.preflight", "false"]  # fmt: skip
+    trainer = run_grpo(REPO / "configs" / "grpo" / "owlcap_released_tiny.yaml", overrides).trainer
     assert trainer.state.global_step == 2
     # the released sampling and loss settings reached the trainer
     assert trainer.generation_config.top_k == 50 and trainer.generation_config.temperature == 1.0

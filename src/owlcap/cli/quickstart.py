@@ -16,6 +16,7 @@ def quickstart(
     out_dir: Path = typer.Option(Path("runs/quickstart"), help="Where the tiny model and captions are written."),
     videos: Path = typer.Option(None, help="Videos to caption (default: the HMD sample videos)."),
     model: str = typer.Option(None, help="Model to caption with (default: a tiny model built offline)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace captions made earlier with other settings."),
 ) -> None:
     """Build a tiny offline model and caption the sample videos with it."""
     from owlcap import envs
@@ -38,7 +39,7 @@ def quickstart(
     items, errors = collect_videos([videos])
     engine = load_mllm(model, config.model_options)
     out = out_dir / "captions.jsonl"
-    summary = caption_videos(items, out, engine, config)
+    summary = caption_videos(items, out, engine, config, overwrite=overwrite)
     typer.echo(json.dumps({"model": model, "out": str(out), **summary.to_dict(), "bad_inputs": len(errors)}))
     if summary.failures or errors:
         raise typer.Exit(1)

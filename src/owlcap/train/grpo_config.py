@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from owlcap.errors import ConfigError
 from owlcap.llm import LLMConfig
 from owlcap.reward import CSERConfig, LengthRewardConfig
+from owlcap.train.guards import RewardChecksConfig
 from owlcap.train.modeling import TrainModelConfig
 from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
 
@@ -62,6 +63,10 @@ class GRPORewardConfig(BaseModel):
     length: LengthRewardConfig = Field(default_factory=LengthRewardConfig, description="Length reward tiers.")
     llm: LLMConfig = Field(
         default_factory=LLMConfig, description="Judge calls: timeouts, retries, concurrency, sampling, cache."
+    )
+    checks: RewardChecksConfig = Field(
+        default_factory=RewardChecksConfig,
+        description="Judge preflight before the first step; stop when the judge keeps failing; warn on reward std 0.",
     )
 
     @model_validator(mode="after")

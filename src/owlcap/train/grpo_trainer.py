@@ -27,7 +27,8 @@ exists for one named reason and has a test in ``tests/train/test_grpo_trainer.py
     ``Trainer`` cannot load back, so a resumed run would silently restart from the base weights.
 ``_calculate_rewards``
     a completion with *any* ``None`` reward (a judge failure) or an undecodable video becomes unscorable: TRL would
-    ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function.
+    ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function, and
+    each completion's video id (the ``id`` column) in the completions table.
 
 What it reduces to: GRPO exactly as TRL computes it (advantages, loss variants, KL, clipping are TRL's), with the
 video present in every forward; optionally the released OwlCap trainer's KL log-ratio clamp.
@@ -285,6 +286,7 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     # -- rewards ---------------------------------------------------------------------------------------------------
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        self._log_completion_extra("video_id", [str(row.get("id", "")) for row in inputs])  # completions table
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # gathered
         mode = "train" if self.model.training else "eval"
         failed_video = torch.zeros(len(prompts), dtype=torch.bool, device=rewards.device)
