@@ -2,12 +2,16 @@
 
 ``owlcap train sft configs/sft/tiny.yaml --learning_rate 1e-5 --model.name_or_path ./m`` loads the YAML, applies the
 overrides (dotted keys reach nested sections; values are parsed as YAML scalars, so ``true``, ``3`` and ``[1, 2]``
-mean what they look like) and validates the result. Any problem raises ``ConfigError`` naming the file, the field
-and what to change.
+mean what they look like; a single value for a list field is a one-item list) and validates the result. Any problem
+raises ``ConfigError`` naming the field, what to change, and whether the bad value came from the file or from the
+command line.
 """
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,21 +81,120 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def validate_config(model: type[ConfigT], data: dict[str, Any], *, source: str = "config") -> ConfigT:
-    """Validate ``data`` against ``model``; errors name each field, the problem and the given value."""
+def validate_config(
+    model: type[ConfigT], data: dict[str, Any], *, source: str = "config", overrides: dict[str, Any] | None = None
+) -> ConfigT:
+    """Validate ``data`` against ``model``; errors name each field, the problem and the given value.
+
+    A scalar given where the field takes a list becomes a one-item list (``--data.train_files x.jsonl``).
+    ``overrides`` (the parsed command-line overrides already merged into ``data``) lets an error in a value that
+    came from the command line say so, instead of blaming ``source``.
+    """
+    data = wrap_scalars_for_lists(model, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        given_keys = _dotted_keys(overrides or {})
+        problems, from_command_line = [], 0
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            given = f" (got {error['input']!r})" if error["type"] != "missing" and "input" in error else ""
-            problems.append(f"  {field}: {error['msg']}{given}")
-        raise ConfigError(f"{source}: invalid config\n" + "\n".join(problems)) from exc
+            loc = tuple(str(part) for part in error["loc"])
+            field = ".".join(loc) or "(top level)"
+            culprits = [key for key in given_keys if _overlaps(key, loc)]
+            if culprits:
+                from_command_line += 1
+                field += " (command line: " + ", ".join(f"--{key}" for key in culprits) + ")"
+            problems.append(f"  {field}: {_describe(model, loc, error)}")
+        if from_command_line == len(problems):
+            header = f"invalid command-line override(s) (config: {source})"
+        elif given_keys:
+            header = f"{source}: invalid config (command-line overrides: {' '.join('--' + k for k in given_keys)})"
+        else:
+            header = f"{source}: invalid config"
+        raise ConfigError(header + "\n" + "\n".join(problems)) from exc
+
+
+def _describe(model: type[BaseModel], loc: tuple[str, ...], error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        names = _field_names(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], names, n=1) if loc else []
+        hint = f"; did you mean {close[0]}?" if close else f"; known fields: {', '.join(names)}"
+        return "unknown field" + hint
+    message = error["msg"].removeprefix("Value error, ")
+    shown = repr(error.get("input"))
+    if error["type"] == "missing" or "input" not in error or len(shown) > 80:  # a whole section says nothing more
+        return message
+    return f"{message} (got {shown})"
+
+
+def _field_names(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
+    """The field names of the (nested) section at ``path`` of ``model``; empty when the path leaves the models."""
+    section: Any = model
+    for part in path:
+        fields = getattr(section, "model_fields", {})
+        if part not in fields:
+            return []
+        section = _model_in(fields[part].annotation)
+    return sorted(getattr(section, "model_fields", {}))
+
+
+def _dotted_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        keys.extend(_dotted_keys(value, dotted + ".") if isinstance(value, dict) and value else [dotted])
+    return keys
+
+
+def _overlaps(dotted: str, loc: tuple[str, ...]) -> bool:
+    """True when the override ``dotted`` set the field at ``loc``, a section holding it, or a field inside it.
+    A check of the whole config (empty ``loc``) is not blamed on any one override."""
+    parts = tuple(dotted.split("."))
+    shorter = min(len(parts), len(loc))
+    return bool(loc) and parts[:shorter] == loc[:shorter]
+
+
+def wrap_scalars_for_lists(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every scalar given for a list field (at any depth of nested sections) as a one-item list."""
+    fields = getattr(model, "model_fields", {})
+    wrapped = dict(data)
+    for key, value in data.items():
+        if key not in fields:
+            continue
+        annotation = fields[key].annotation
+        if isinstance(value, (str, int, float, bool)) and _is_list_type(annotation):
+            wrapped[key] = [value]
+        elif isinstance(value, dict) and (section := _model_in(annotation)) is not None:
+            wrapped[key] = wrap_scalars_for_lists(section, value)
+    return wrapped
+
+
+def _is_list_type(annotation: Any) -> bool:
+    """A list (``list[str]``, ``list[str] | None``), and nothing a scalar could be as it is (``list[str] | str``)."""
+    if typing.get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    if typing.get_origin(annotation) in _UNIONS:
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return bool(options) and all(_is_list_type(arg) for arg in options)
+    return False
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation names (``Section`` or ``Section | None``), else ``None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in _UNIONS:
+        for arg in typing.get_args(annotation):
+            if (found := _model_in(arg)) is not None:
+                return found
+    return None
+
+
+_UNIONS = (typing.Union, types.UnionType)
 
 
 def load_config(model: type[ConfigT], path: str | Path | None, overrides: list[str] | None = None) -> ConfigT:
     """Load ``path`` (or start from defaults when ``None``), apply CLI ``overrides`` and validate."""
     data = load_yaml(path) if path is not None else {}
-    data = deep_merge(data, parse_overrides(overrides or []))
-    return validate_config(model, data, source=str(path) if path is not None else "defaults")
+    parsed = parse_overrides(overrides or [])
+    source = str(path) if path is not None else "defaults"
+    return validate_config(model, deep_merge(data, parsed), source=source, overrides=parsed)

@@ -39,3 +39,7 @@ class ModelLoadError(OwlcapError):
 
 class JudgeError(OwlcapError):
     """An LLM/MLLM call failed after its retries, or its answer could not be parsed after repair."""
+
+
+class TrainingStopped(OwlcapError):
+    """A training run stopped itself early (its judge failing, no learning signal); a checkpoint was saved."""

@@ -110,3 +110,44 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.seek(-1, os.SEEK_END)
         return handle.read(1) == b"\n"
+
+
+def compact_jsonl(path: str | Path, key: str = "id") -> int:
+    """Rewrite ``path`` with one line per ``key``: the last line without ``error`` if any, else the last line.
+
+    Used when a job has finished retrying failed records, so a record that failed on one run and succeeded (or
+    failed again) on the next is one line, not one per run. Lines without the key, and lines that are not JSON, are
+    kept as they are. Atomic: the new file is written beside the old one, fsync'ed and renamed over it, so a crash
+    leaves either file whole. Returns the number of lines dropped.
+    """
+    path = Path(path)
+    keep: dict[str, tuple[int, bool]] = {}  # id -> (line number of the kept line, that line is an error)
+    for line in iter_jsonl(path):
+        if line.record is None or key not in line.record:
+            continue
+        item, failed = str(line.record[key]), bool(line.record.get("error"))
+        if item not in keep or failed <= keep[item][1]:
+            keep[item] = (line.line, failed)
+    kept_lines = {number for number, _ in keep.values()}
+    dropped = 0
+    temporary = path.with_name(f".{path.name}.compact")
+    with path.open("r", encoding="utf-8") as source, temporary.open("w", encoding="utf-8") as target:
+        for number, text in enumerate(source, start=1):
+            if not text.strip():
+                continue
+            if _record_key(text, key) is not None and number not in kept_lines:
+                dropped += 1
+                continue
+            target.write(text if text.endswith("\n") else text + "\n")
+        target.flush()
+        os.fsync(target.fileno())
+    os.replace(temporary, path)
+    return dropped
+
+
+def _record_key(text: str, key: str) -> str | None:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return str(record[key]) if isinstance(record, dict) and key in record else None

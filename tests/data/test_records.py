@@ -136,3 +136,86 @@ def test_missing_videos_pass_when_not_checked(tmp_path):
 def test_missing_file_raises(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_caption_examples(tmp_path / "absent.jsonl")
+
+
+def released_line(video: str = "clips/a.mp4", **trims) -> dict:
+    """A line of the released OwlCap SFT/GRPO data: singular ``video``, ``conversations``, optional trims."""
+    turns = [{"from": "human", "value": "<video>\nDescribe this video in detail."}, {"from": "gpt", "value": "A dog."}]
+    return {"video": video, "conversations": turns, **trims}
+
+
+def test_released_lines_load_with_and_without_trims(tmp_path, video):
+    lines = [
+        released_line(start_time=1.0, end_time=5.0),
+        released_line(),
+        released_line(start_time=None, end_time=None),
+        released_line(start_time=2, end_time=None),
+        {**released_line(), "conversations": [{"from": "human", "value": "Tell."}, {"from": "gpt", "value": "B."}]},
+    ]
+    examples, errors = read_caption_examples(_write_jsonl(tmp_path / "grpo.jsonl", lines))
+    assert errors == []
+    assert [(e.start, e.end) for e in examples] == [(1.0, 5.0), (None, None), (None, None), (2.0, None), (None, None)]
+    assert {e.video for e in examples} == {str(video.resolve())}
+    assert [e.prompt for e in examples] == ["Describe this video in detail."] * 4 + ["Tell."]
+
+
+GPT = {"from": "gpt", "value": "y"}
+
+
+@pytest.mark.parametrize(
+    ("line", "cause"),
+    [
+        ({**released_line(), "videos": ["clips/a.mp4"]}, "either 'video'"),
+        (released_line(video=""), "'video' must be a path string"),
+        (released_line(video=3), "'video' must be a path string"),
+        (released_line(start_time=5.0, end_time=1.0), "must be before its end"),
+        (released_line(end_time="5s"), "'end_time' must be a number"),
+        ({**released_line(), "conversations": [{"from": "human", "value": "<video><video>x"}, GPT]}, "2 <video> tags"),
+    ],
+)
+def test_bad_released_lines_name_the_line_and_field(tmp_path, video, line, cause):
+    path = _write_jsonl(tmp_path / "bad.jsonl", [released_line(), line])
+    examples, errors = read_caption_examples(path)
+    assert len(examples) == 1 and len(errors) == 1
+    assert str(errors[0]).startswith(f"{path}:2: ") and cause in errors[0].cause
+
+
+def test_dataset_list_takes_each_file_at_its_share(tmp_path, video):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name in ("b", "a"):
+        _write_jsonl(parts / f"{name}.jsonl", [released_line(video=str(video), start_time=i) for i in range(4)])
+    (tmp_path / "other.jsonl").write_text(json.dumps(released_line(video=str(video))) + "\n")
+    listing = {
+        "tarsier_combine": {"root": "", "annotation": "parts/*.jsonl", "repeat_time": 0.5, "task_weight": 3},
+        "other": {"annotation": str(tmp_path / "other.jsonl"), "repeat_time": 2.7},
+    }
+    (tmp_path / "list.json").write_text(json.dumps(listing))
+    (tmp_path / "list.yaml").write_text(
+        "tarsier_combine: {annotation: parts/*.jsonl, repeat_time: 0.5}\n"
+        "other: {annotation: other.jsonl, repeat_time: 2}\n"
+    )
+    for name in ("list.json", "list.yaml"):
+        examples, errors = read_caption_examples(tmp_path / name)
+        assert errors == []
+        # sorted files (a before b), the first half of each; then the other file twice
+        assert [Path(e.source).name for e in examples] == ["a.jsonl:1", "a.jsonl:2", "b.jsonl:1", "b.jsonl:2"] + [
+            "other.jsonl:1"
+        ] * 2
+        assert [e.start for e in examples[:4]] == [0.0, 1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("listing", "cause"),
+    [
+        ({"x": {"annotation": "nothing/*.jsonl"}}, "matches no file"),
+        ({"x": {"repeat_time": 1}}, "needs an 'annotation' glob"),
+        ({"x": {"annotation": "*.jsonl", "repeat_time": 0}}, "'repeat_time' must be a number > 0"),
+        ({}, "dataset list"),
+    ],
+)
+def test_bad_dataset_lists_say_what_to_fix(tmp_path, listing, cause):
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps(listing))
+    with pytest.raises(DataError, match=cause):
+        read_caption_examples(path)

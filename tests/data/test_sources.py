@@ -55,3 +55,10 @@ def test_clip_keeps_config_bounds_and_validates():
     with pytest.raises(ValueError, match="before end"):
         config.clip(4.0, 2.0)
     assert clip_trims({"start": 0, "end": 1}) == (0.0, 1.0)
+
+
+def test_a_missing_manifest_is_a_bad_input_not_the_end(tmp_path):
+    good = _manifest(tmp_path, [{"id": "a", "video": "a.mp4"}])
+    items, errors = collect_videos([tmp_path / "nope.jsonl", good])
+    assert [i.id for i in items] == ["a"]
+    assert [str(e) for e in errors] == [f"{tmp_path / 'nope.jsonl'}: no such manifest file"]

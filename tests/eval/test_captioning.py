@@ -68,8 +68,8 @@ def test_rerun_skips_done_ids_and_retries_failures(tiny_qwen25, hmd_videos, bad_
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert summary["skipped"] == 1 and summary["captioned"] == 0 and summary["failed"] == 1
     second = read_jsonl(out)
-    assert second[: len(first)] == first
-    assert [r["id"] for r in second[len(first) :]] == ["notes"]
+    assert second[0] == first[0]  # the finished caption is left as it was
+    assert [r["id"] for r in second] == ["hummingbird_3", "notes"]  # the retried failure replaced its old line
 
 
 def test_manifest_input_resolves_relative_paths_and_reports_bad_lines(tiny_qwen25, samples_dir, tmp_path):

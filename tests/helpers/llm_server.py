@@ -138,7 +138,9 @@ Responder = Callable[[RecordedRequest], "Reply | str | dict"]
 class LoopbackLLMServer:
     """The server; ``start()`` runs it on a daemon thread, ``stop()`` shuts it down, ``kill()`` crashes it."""
 
-    def __init__(self, responder: Responder | None = None, *, slots: int | None = None, delay_s: float = 0.0):
+    def __init__(
+        self, responder: Responder | None = None, *, slots: int | None = None, delay_s: float = 0.0, port: int = 0
+    ):
         self.responder = responder
         self.slots = slots
         self.delay_s = delay_s
@@ -154,7 +156,7 @@ class LoopbackLLMServer:
         self._transports: set[asyncio.Transport] = set()
         self._stopping: asyncio.Event | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self.port = 0
+        self.port = port  # 0: any free port, chosen on start
         self.killed = False
 
     # ----------------------------------------------------------------------------------------- control API
@@ -220,7 +222,7 @@ class LoopbackLLMServer:
     async def _open(self) -> None:
         self._stopping = asyncio.Event()
         self._semaphore = asyncio.Semaphore(self.slots) if self.slots else None
-        self._server = await asyncio.start_server(self._serve_connection, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve_connection, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _shutdown(self, *, abort: bool) -> None:

@@ -140,8 +140,45 @@ def test_counters_are_shared_with_worker_processes():
 def test_load_caption_dataset(samples_dir, tmp_path):
     dataset, errors = load_caption_dataset(samples_dir / "hmd" / "captions.jsonl")
     assert len(dataset) == 3 and errors == []
-    assert set(dataset.column_names) == {"id", "video", "caption", "prompt", "system", "source"}
+    assert set(dataset.column_names) == {"id", "video", "caption", "prompt", "system", "source", "start", "end"}
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
     with pytest.raises(DataError, match="no usable examples"):
         load_caption_dataset(bad)
+
+
+def _bird(hmd_videos):
+    return str(next(v for v in hmd_videos if v.stem == "hummingbird_3"))  # 11 s, 596x336
+
+
+def test_a_trimmed_example_samples_only_its_clip(hmd_videos):
+    from grpo_support import tiny_sampling
+
+    from owlcap.train.data import decode_videos
+
+    bird = _bird(hmd_videos)
+    rows = [
+        _row("whole", video=bird),
+        {**_row("clip", video=bird), "start": 2.0, "end": 5.0},
+        {**_row("nulls", video=bird), "start": None, "end": None},
+        {**_row("tail", video=bird), "start": 8.0},
+        {**_row("past-the-end", video=bird), "start": 30.0},
+    ]
+    counters = DataCounters()
+    decoded = {row["id"]: video for row, video in decode_videos(rows, tiny_sampling(), counters)}
+    assert set(decoded) == {"whole", "clip", "nulls", "tail"} and counters.snapshot()["videos_skipped"] == 1
+    assert all(2.0 <= t <= 5.0 for t in decoded["clip"].timestamps), decoded["clip"].timestamps
+    assert all(t >= 8.0 for t in decoded["tail"].timestamps)
+    assert decoded["whole"].timestamps[0] < 1.0 and decoded["whole"].timestamps[-1] > 10.0
+    assert decoded["nulls"].timestamps == decoded["whole"].timestamps
+
+
+def test_text_first_puts_the_prompt_before_the_video_and_keeps_the_labels(processor):
+    video_first = _collator(processor)([_row(prompt="Describe it.")])
+    text_first = _collator(processor, prompt_order="text_first")([_row(prompt="Describe it.")])
+    decoded = processor.tokenizer.decode(text_first["input_ids"][0])
+    assert decoded.index("Describe it.") < decoded.index("<|vision_start|>")
+    decoded = processor.tokenizer.decode(video_first["input_ids"][0])
+    assert decoded.index("<|vision_start|>") < decoded.index("Describe it.")
+    for batch in (video_first, text_first):
+        assert _labelled(processor, batch, 0) == CAPTION + "<|im_end|>"

@@ -42,9 +42,9 @@ def _metrics(output_dir) -> list[dict]:
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
 def test_k_steps_with_the_rules_judge_log_every_metric(tiny_models, samples_dir, tmp_path, family, caplog):
-    with caplog.at_level(logging.INFO, logger="owlcap.train.grpo"):
-        trainer = _run(tiny_models[family], samples_dir, tmp_path, "--max_steps", "3")
-    assert trainer.state.global_step == 3
+    with caplog.at_level(logging.INFO, logger="owlcap"):
+        result = _run(tiny_models[family], samples_dir, tmp_path, "--max_steps", "3")
+    assert result.global_step == 3 and result.trained_steps == 3
     steps = [record for record in _metrics(tmp_path) if "loss" in record]
     assert [record["step"] for record in steps] == [1, 2, 3]
     for key in LOGGED:
@@ -53,19 +53,24 @@ def test_k_steps_with_the_rules_judge_log_every_metric(tiny_models, samples_dir,
         "step 3:" in record.getMessage() and "cser/correctness=" in record.getMessage() for record in caplog.records
     )
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "processor_config.json").is_file()
+    summary = json.loads((tmp_path / "grpo_result.json").read_text())
+    assert summary["global_step"] == 3 and summary["judge"] == "rules" and summary["final_model"] == str(tmp_path)
+    assert set(LOGGED[:4]) <= set(summary["mean"]) and summary["stopped"] is None
+    card = (tmp_path / "README.md").read_text()
+    assert "[None]" not in card and str(tiny_models[family]) in card and "GRPO" in card
 
 
 def test_a_rerun_resumes_from_the_newest_checkpoint(tiny_qwen25, samples_dir, tmp_path):
     _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "2", "--save_steps", "1")
     assert (tmp_path / "checkpoint-2").is_dir()
-    trainer = _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "3", "--save_steps", "1")
-    assert trainer.state.global_step == 3
+    result = _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "3", "--save_steps", "1")
+    assert result.global_step == 3 and result.trained_steps == 1 and result.resumed_from.endswith("checkpoint-2")
     assert [record["step"] for record in _metrics(tmp_path) if "loss" in record] == [1, 2, 3]  # step 3 only, once
 
 
 def test_lora_run_saves_the_adapter_and_the_merged_model(tiny_qwen25, samples_dir, tmp_path):
-    trainer = _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "1", "--model.tuning", "lora")
-    assert trainer.state.global_step == 1
+    result = _run(tiny_qwen25, samples_dir, tmp_path, "--max_steps", "1", "--model.tuning", "lora")
+    assert result.global_step == 1 and result.adapter == str(tmp_path / "adapter")
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "processor_config.json").is_file()
 
@@ -90,11 +95,11 @@ def _failing_judge(server):
 def test_training_goes_on_when_the_judge_server_fails(tiny_qwen25, samples_dir, tmp_path, llm_server, caplog):  # noqa: F811
     judge = _failing_judge(llm_server)
     with caplog.at_level(logging.WARNING):
-        trainer = _run(
+        result = _run(
             tiny_qwen25, samples_dir, tmp_path, "--max_steps", "2", "--reward.judge", judge,
             "--reward.llm", "{request_timeout_s: 0.5, max_retries: 1, backoff_base_s: 0.01, backoff_max_s: 0.02}",
         )  # fmt: skip
-    assert trainer.state.global_step == 2
+    assert result.global_step == 2
     steps = [record for record in _metrics(tmp_path) if "loss" in record]
     assert sum(record["cser/failures"] for record in steps) > 0
     assert all(record["rewards/unscorable_share"] == record["rewards/cser/failed_share"] for record in steps)

@@ -1,6 +1,7 @@
 """VideoGRPOTrainer on tiny Qwen-VL models: each override of TRL's GRPOTrainer does what it is there for."""
 
 import logging
+import math
 
 import pytest
 import torch
@@ -158,3 +159,48 @@ def test_resume_restores_the_trained_weights(tiny_qwen25, hmd_videos, tmp_path):
     resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
     for name, p in resumed.model.named_parameters():
         assert torch.equal(p, trained[name]), name
+
+
+def test_kl_clamp_equals_the_released_formula_in_value_and_gradient():
+    from owlcap.train.grpo_trainer import clamp_kl_reference
+
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(4, 9, generator=generator) * 12
+    weights = torch.rand(4, 9, generator=generator)
+
+    def released(policy):  # the released trainer: x = clamp(ref - policy, -10, 10); exp(x) - x - 1
+        x = torch.clamp(reference - policy, min=-10, max=10)
+        return torch.exp(x) - x - 1
+
+    def through_trl(policy):  # TRL's own KL expression, fed the rewritten reference log-probs
+        ref = clamp_kl_reference(reference, policy, 10.0)
+        return torch.exp(ref - policy) - (ref - policy) - 1
+
+    policy = torch.randn(4, 9, generator=generator) * 12
+    gaps = (reference - policy).abs()
+    assert (gaps > 10).any() and (gaps < 10).any()  # both regimes are exercised
+    values, grads = [], []
+    for kl in (released, through_trl):
+        p = policy.clone().requires_grad_()
+        out = kl(p)
+        (grad,) = torch.autograd.grad((out * weights).sum(), p)
+        values.append(out.detach())
+        grads.append(grad)
+    torch.testing.assert_close(values[0], values[1], rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(grads[0], grads[1])
+    assert (grads[1][gaps > 10] == 0).all()
+
+
+def test_the_kl_clamp_reaches_the_loss(tiny_qwen25, hmd_videos, tmp_path):
+    trainer = make_trainer(tiny_qwen25, "qwen2_5_vl", [distinct_chars], hmd_videos[:2], tmp_path, beta=0.04)
+    trainer.kl_log_ratio_clamp = 10.0
+    generate = trainer._generate_and_score_completions
+
+    def far_reference(inputs):  # a reference model 50 nats away on every token: every log-ratio is clamped
+        output = generate(inputs)
+        output["ref_per_token_logps"] = output["ref_per_token_logps"] + 50
+        return output
+
+    trainer._generate_and_score_completions = far_reference
+    trainer.train()
+    assert trainer.state.log_history[0]["kl"] == pytest.approx(math.exp(10) - 11, rel=1e-4)  # unclamped: e^50

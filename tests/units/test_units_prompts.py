@@ -14,7 +14,15 @@ import pytest
 from owlcap.llm import Task
 from owlcap.reward import CSERConfig
 from owlcap.reward.official import official_task
-from owlcap.units import VERSIONS, decompose_task, judge_pair_task, verify_text_task, verify_video_task
+from owlcap.units import (
+    CONFLICT_VERSIONS,
+    VERSIONS,
+    decompose_task,
+    judge_pair_task,
+    verify_text_task,
+    verify_unit_task,
+    verify_video_task,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -34,7 +42,8 @@ def fake_video() -> FakeVideo:
 
 def render(task: Task) -> str:
     """The prompt as a reviewer reads it: version, every message's role and text, the schema's name."""
-    lines = [f"# {task.kind} {task.version} -> {task.schema.__name__}"]
+    answer = task.schema.__name__ if task.schema is not None else task.parse.__name__
+    lines = [f"# {task.kind} {task.version} -> {answer}"]
     for message in task.messages:
         content = message["content"]
         if isinstance(content, list):
@@ -47,8 +56,11 @@ TASKS = {
     "decompose": lambda: decompose_task(CAPTION),
     "verify_text": lambda: verify_text_task(UNITS, CAPTION),
     "verify_video": lambda: verify_video_task(UNITS, fake_video(), video_key="clip-1"),
+    "verify_unit": lambda: verify_unit_task(UNITS[0], fake_video(), video_key="clip-1", probabilities=True),
     "judge_pair": lambda: judge_pair_task("A boy throws a red ball.", CAPTION, UNITS),
     "official": lambda: official_task("A boy throws a red ball.", CAPTION, CSERConfig(protocol="official")),
+    "verify_text_conflict": lambda: verify_text_task(UNITS, CAPTION, criterion="conflict"),
+    "judge_pair_conflict": lambda: judge_pair_task("A boy throws a red ball.", CAPTION, UNITS, criterion="conflict"),
 }
 
 
@@ -65,6 +77,18 @@ def test_prompt_snapshot(name):
 def test_every_task_kind_has_a_version():
     kinds = {TASKS[name]().kind for name in TASKS if name != "official"}
     assert kinds == set(VERSIONS)
+
+
+@pytest.mark.parametrize("name", ["verify_text", "judge_pair"])
+def test_the_conflict_criterion_is_its_own_prompt_version_and_cache_entry(name):
+    coverage, conflict = TASKS[name](), TASKS[f"{name}_conflict"]()
+    assert (coverage.kind, coverage.version) == (conflict.kind, VERSIONS[coverage.kind])
+    assert conflict.version == CONFLICT_VERSIONS[conflict.kind] != coverage.version
+    assert coverage.cache_key("openai", "m") != conflict.cache_key("openai", "m")
+    assert coverage.messages[1] == conflict.messages[1]  # same data, different rule
+    assert "contradicts it or does not mention it" in coverage.messages[0]["content"]  # unmentioned: "no"
+    assert 'Answer "no" only when' in conflict.messages[0]["content"]
+    assert "contradicts it or does not mention it" not in conflict.messages[0]["content"]  # unmentioned: "yes"
 
 
 def test_data_cannot_close_its_block():

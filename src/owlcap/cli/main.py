@@ -2,45 +2,123 @@
 
 Each sub-module registers its commands on the one Typer app and imports heavy libraries (torch, transformers)
 inside the command bodies, so ``owlcap --help`` stays fast.
+
+Errors: an ``OwlcapError`` (bad path, bad value, bad config, unreachable server, unwritable output) ends the command
+with ``error: <message>`` and exit status 2, no traceback; any other exception is a bug and keeps its traceback.
+``--debug`` (or ``OWLCAP_DEBUG=1``) shows the traceback of every error. Ctrl-C ends with exit status 130.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
+from typer.core import TyperGroup
 
-from owlcap import envs
-from owlcap.cli import caption, models, quickstart, reward, run, train, video
+from owlcap import __version__, envs
+from owlcap.cli import caption, data, models, quickstart, reward, run, train, video
+from owlcap.cli import eval as evaluation
+from owlcap.errors import OwlcapError
+
+USER_ERROR_EXIT = 2
+INTERRUPTED_EXIT = 130
+
+
+class OwlcapGroup(TyperGroup):
+    """The top-level command group: turns owlcap's own errors into one line on stderr (see the module docstring)."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except OwlcapError as exc:
+            if _debug(ctx):
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(USER_ERROR_EXIT) from exc
+        except KeyboardInterrupt:
+            if _debug(ctx):
+                raise
+            typer.echo("interrupted: run the same command again to resume (training: from its checkpoint)", err=True)
+            raise typer.Exit(INTERRUPTED_EXIT) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.params.get("debug")) or envs.debug()
+
 
 app = typer.Typer(
     name="owlcap",
-    help="Train and judge video captioners: HMD data, SFT, CSER-rewarded GRPO, VDC and DREAM-1K.",
+    cls=OwlcapGroup,
+    help="Caption videos with any HF video MLLM or server, score captions with CSER, train video captioners (SFT, "
+    "then GRPO with the Caption Set Equivalence Reward) and evaluate them on VDC and DREAM-1K.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"owlcap {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _configure(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging (overrides OWLCAP_LOG_LEVEL)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the Python traceback of every error (or OWLCAP_DEBUG=1)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the owlcap version and exit."
+    ),
 ) -> None:
-    level = "DEBUG" if verbose else envs.log_level()
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)],
-        force=True,
-    )
+    level = logging.DEBUG if verbose else logging.getLevelName(envs.log_level())
+    if not isinstance(level, int):
+        level = logging.INFO
+    if envs.process_rank() > 0:
+        level = max(level, logging.WARNING)  # under DDP rank 0 speaks for everyone; warnings still show
     # Logs go to stderr so that JSON written to stdout stays machine-readable.
+    logging.basicConfig(level=level, format="%(message)s", handlers=[_log_handler()], force=True)
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "filelock"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+    if envs.progress_disabled():
+        _disable_library_progress_bars()
 
 
-for _module in (video, models, caption, quickstart, run, train, reward):
+def _log_handler() -> logging.Handler:
+    """Rich, coloured lines in a terminal; plain unwrapped lines otherwise (a log file keeps paths and URLs whole)."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        return RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    return handler
+
+
+def _disable_library_progress_bars() -> None:
+    """OWLCAP_DISABLE_PROGRESS also hides the loading/saving bars of huggingface_hub, transformers and datasets."""
+    # Read by those libraries when they are imported (the command bodies import them later)...
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    # ...and switched off directly where they are already loaded (tests, `python -m`).
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
+for _module in (video, models, caption, quickstart, run, train, reward, evaluation, data):
     _module.register(app)
 
 

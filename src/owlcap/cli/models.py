@@ -13,10 +13,15 @@ def tiny_model(
     seed: int = typer.Option(0, help="Seed for the random weights."),
 ) -> None:
     """Build a tiny random video MLLM that loads with from_pretrained(OUT_DIR) and no network."""
+    from owlcap.errors import ConfigError
     from owlcap.models import FAMILIES, build_tiny_model
 
     if family not in FAMILIES:
         raise typer.BadParameter(f"{family!r}: expected one of {', '.join(FAMILIES)}", param_hint="--family")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from exc
     path = build_tiny_model(out_dir, family, seed=seed)
     typer.echo(str(path))
 

@@ -28,26 +28,43 @@ def reward(
     protocol: str = typer.Option("fused", "--protocol", help="fused, separate or official (the released protocol)."),
     html: Path | None = typer.Option(None, "--html", help="Also write a standalone HTML page with every unit."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON instead of tables."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.001, help="Seconds one judge request may take before it is retried (default 120)."
+    ),
+    retries: int | None = typer.Option(
+        None, "--retries", min=0, max=20, help="Retries of a failed or timed-out judge request (default 4)."
+    ),
 ) -> None:
-    """Score --pred against --ref: correctness, completeness, CSER, length reward and every unit's verdict."""
+    """Score --pred against --ref: correctness, completeness, CSER, length reward and every unit's verdict.
+
+    Exit status: 0 scored, 2 the judge failed (after its retries) or a usage error.
+    """
     import json
     import logging
 
     from rich.console import Console
 
     from owlcap.errors import OwlcapError
+    from owlcap.llm import LLMConfig
     from owlcap.reward import CSER, CSERConfig, count_words, length_reward
-    from owlcap.reward.report import score_table, units_table, write_html
+    from owlcap.reward.report import check_writable, score_table, units_table, write_html
 
     # The openai client's transport (httpx2) logs every request at INFO; owlcap counts requests itself.
     httpx2_logger = logging.getLogger("httpx2")
     httpx2_logger.setLevel(max(logging.WARNING, logging.getLogger().level))
     prediction, reference = _text(pred, pred_file, "pred"), _text(ref, ref_file, "ref")
+    if html is not None:
+        check_writable(html)  # before the judge is asked anything
+    limits = {"request_timeout_s": timeout, "max_retries": retries}
     try:
-        cser = CSER(judge, CSERConfig(protocol=protocol))
+        llm_config = LLMConfig(**{key: value for key, value in limits.items() if value is not None})
+        cser = CSER(judge, CSERConfig(protocol=protocol), llm_config)
     except (OwlcapError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    result = cser.score_sync(prediction, reference)
+    try:
+        result = cser.score_sync(prediction, reference)
+    finally:
+        cser.judge.close()
     length = length_reward(prediction)
     console = Console()
     if as_json:
@@ -55,10 +72,9 @@ def reward(
     else:
         console.print(score_table(result, length, count_words(prediction)))
         console.print(units_table(result))
-    if html is not None:
+    if html is not None:  # after the scores are printed: a failed write costs the page only
         path = write_html(html, result, prediction, reference, length=length, judge=cser.judge.name)
-        console.print(f"wrote {path}")
-    cser.judge.close()
+        typer.echo(f"wrote {path}", err=True)
     if result.failed:
         raise typer.Exit(code=2)
 

@@ -10,24 +10,23 @@ _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def run_and_report(config: Path, overrides: list[str], from_stage: str | None, only: str | None) -> None:
-    """Run a pipeline config; print each stage's outcome and the report's path. Errors end with exit status 2 (a
-    config or data problem) or 1 (a stage failed), never a traceback; finished stages stay finished."""
-    from owlcap.errors import OwlcapError
+    """Run a pipeline config; print each stage's outcome and the report's path.
+
+    A failed stage ends with exit status 1, its message and the stages kept; a config or data problem (exit 2) and
+    Ctrl-C (exit 130) are reported by the ``owlcap`` command group. Finished stages always stay finished.
+    """
+    from owlcap import envs
     from owlcap.run import StageError, run_pipeline
 
     try:
         result = run_pipeline(config, overrides, from_stage=from_stage, only=only)
     except StageError as exc:
+        if envs.debug() or typer.get_current_context().find_root().params.get("debug"):
+            raise
         typer.echo(f"error: {exc}", err=True)
         kept = ", ".join(exc.finished) or "none"
         typer.echo(f"finished stages kept: {kept}; fix the cause and run the same command to continue", err=True)
         raise typer.Exit(1) from exc
-    except OwlcapError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except KeyboardInterrupt:
-        typer.echo("interrupted; run the same command again to continue (finished stages are kept)", err=True)
-        raise typer.Exit(130) from None
     for outcome in result.outcomes:
         typer.echo(f"{outcome.name:>8}: {outcome.status:<8} {outcome.seconds:7.1f} s")
     if result.report is not None:

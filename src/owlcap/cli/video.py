@@ -1,4 +1,4 @@
-"""``owlcap probe``: print what each video is, one JSON line per file."""
+"""``owlcap probe``: print what each video is, one JSON line per file (files, folders, manifests)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,29 @@ logger = logging.getLogger(__name__)
 
 
 def probe(
-    videos: list[Path] = typer.Argument(..., help="Video files to probe."),
+    inputs: list[Path] = typer.Argument(..., help="Video files, folders of videos, or JSONL manifests (id, video)."),
     exact: bool = typer.Option(
         False, "--exact", help="Read every packet (no decoding) to count frames exactly and catch truncated files."
     ),
 ) -> None:
     """Print duration, fps, frame count, size, codec and rotation of each video as one JSON line.
 
-    A file that cannot be read prints {"video": ..., "error": cause}; the command goes on and exits 1 at the end.
+    Folders are searched recursively, as by ``owlcap caption``. A file that cannot be read prints
+    {"video": ..., "error": cause}; the command goes on and exits 1 at the end.
     """
+    from owlcap.data.sources import collect_videos
     from owlcap.errors import VideoDecodeError
     from owlcap.video import probe as probe_video
 
+    videos: list[str] = []
+    for source in inputs:  # one input at a time: two files may share a name (an id clash matters to captioning only)
+        items, errors = collect_videos([source])
+        videos.extend(item.video for item in items)
+        for error in errors:
+            logger.error("skipped input: %s", error)
+    if not videos:
+        typer.echo("no videos found in the inputs", err=True)
+        raise typer.Exit(code=1)
     failed = 0
     for video in videos:
         try:

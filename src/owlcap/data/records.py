@@ -14,6 +14,9 @@ Two things live here:
     {"type": "text", "text": "Describe..."}]}, {"role": "assistant", "content": "..."}]}``
   - LLaMA-Factory / ShareGPT: ``{"messages": [{"role": "user", "content": "<video>Describe..."}, ...],
     "videos": ["a.mp4"]}``, or the same with ``"conversations"`` of ``{"from": "human"|"gpt"|"system", "value"}``.
+  - The released OwlCap lines: a singular ``"video": "a.mp4"`` with ``"conversations"`` (the human turn
+    ``"<video>\\nDescribe this video in detail."``) and optional ``"start_time"``/``"end_time"`` clip trims in
+    seconds (``null`` or missing = the whole video).
 
   Relative video paths resolve against the data file's folder (or ``video_root``). A bad line becomes a
   ``DataError`` naming ``file:line`` and the cause; the batch goes on without it.
@@ -30,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from owlcap.data.dataset_lists import expand_data_files, take_share
 from owlcap.errors import DataError
 from owlcap.jsonl import iter_jsonl
 
@@ -96,6 +100,9 @@ def read_caption_examples(
 ) -> tuple[list[CaptionExample], list[DataError]]:
     """Read HMD records or SFT conversations from JSONL/JSON files into caption examples, in file order.
 
+    A dataset list (``owlcap.data.dataset_lists``: the released ``{"name": {"annotation": glob, "repeat_time": r}}``
+    in JSON or YAML) stands for its files, each taken at its share.
+
     ``check_files`` reports a missing video as a bad line up front (a cheap ``stat``) instead of at decode time.
     Returns the examples and one ``DataError`` per bad line; a missing file raises ``DataError``.
     """
@@ -103,9 +110,10 @@ def read_caption_examples(
         paths = [paths]
     examples: list[CaptionExample] = []
     errors: list[DataError] = []
-    for path in map(Path, paths):
+    for path, share in expand_data_files([Path(p) for p in paths]):
         base = Path(video_root) if video_root is not None else path.parent
-        for line, record, error in _iter_objects(path):
+        objects = list(_iter_objects(path))
+        for line, record, error in objects if share == 1 else take_share(objects, share):
             if error is not None:
                 errors.append(error)
                 continue
@@ -126,6 +134,8 @@ def parse_record(record: dict[str, Any], *, base: Path, source: str = "", defaul
     """Turn one object (HMD record or conversation) into a ``CaptionExample``; ``ValueError`` says what is wrong."""
     if "messages" in record or "conversations" in record:
         return _parse_conversation(record, base=base, source=source, default_id=default_id)
+    if "caption" not in record and isinstance(record.get("reference"), str):
+        record = {**record, "caption": record["reference"]}  # GRPO prompt/reference lines (owlcap data export)
     if "caption" in record:
         try:
             hmd = HMDRecord.model_validate(record)
@@ -214,16 +224,26 @@ def _split_content(content: Any) -> tuple[str, list[str]]:
 
 
 def _one_video(record: dict[str, Any], prompt: str, inline: list[str]) -> str:
-    listed = record.get("videos", [])
+    """The example's one video: a content part, a ``videos`` list (LLaMA-Factory) or a singular ``video`` string
+    (the released OwlCap lines). A ``videos`` list needs its ``<video>`` tag in the user turn; with a singular
+    ``video`` the tag is optional (the released GRPO code strips it, its SFT lines carry it)."""
+    if "video" in record and "videos" in record:
+        raise ValueError("give either 'video' (one path) or 'videos' (a list), not both")
+    singular = "video" in record
+    listed = record.get("video" if singular else "videos", [])
     if isinstance(listed, str):
         listed = [listed]
-    if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
-        raise ValueError("'videos' must be a list of path strings")
+    field = "video" if singular else "videos"
+    if not isinstance(listed, list) or not all(isinstance(v, str) and v for v in listed):
+        raise ValueError(f"{field!r} must be a path string or a list of path strings")
     found = inline + listed
     if len(found) != 1:
         raise ValueError(f"expected exactly one video per example, found {len(found)}")
-    if listed and prompt.count(VIDEO_TAG) != 1:
+    tags = prompt.count(VIDEO_TAG)
+    if listed and not singular and tags != 1:
         raise ValueError(f"a 'videos' list needs exactly one {VIDEO_TAG} tag in the user turn")
+    if tags > 1:
+        raise ValueError(f"the user turn has {tags} {VIDEO_TAG} tags for one video")
     return found[0]
 
 

@@ -42,6 +42,9 @@ def collect_videos(inputs: list[str | Path]) -> tuple[list[VideoItem], list[Data
         if path.is_dir():
             items.extend(_folder_items(path))
         elif path.suffix.lower() in MANIFEST_SUFFIXES:
+            if not path.is_file():
+                errors.append(DataError(path, "no such manifest file"))
+                continue
             found, bad = _manifest_items(path)
             items.extend(found)
             errors.extend(bad)
@@ -73,11 +76,20 @@ def _manifest_items(path: Path) -> tuple[list[VideoItem], list[DataError]]:
             errors.append(DataError(path, str(exc), line.line))
             continue
         video_path = Path(video) if Path(video).is_absolute() else path.parent / video
-        item_id = record.get("id", Path(video).stem)
+        item_id = record.get("id", _default_id(video, start, end))
         trims = {name for pair in TRIM_FIELDS for name in pair}
         extra = tuple((k, v) for k, v in record.items() if k not in ("id", "video", *trims))
         items.append(VideoItem(id=str(item_id), video=str(video_path), extra=extra, start=start, end=end))
     return items, errors
+
+
+def _default_id(video: str, start: float | None, end: float | None) -> str:
+    """A line without ``id`` is named by its video, plus its trims (the released lines cut many clips from one
+    video and carry no id): ``a`` or ``a@1-5``."""
+    stem = Path(video).stem
+    if start is None and end is None:
+        return stem
+    return f"{stem}@{'' if start is None else f'{start:g}'}-{'' if end is None else f'{end:g}'}"
 
 
 def _drop_duplicate_ids(items: list[VideoItem], errors: list[DataError]) -> tuple[list[VideoItem], list[DataError]]:

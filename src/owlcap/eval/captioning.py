@@ -2,24 +2,35 @@
 
 Decoding runs in a thread pool ahead of the model (PyAV releases the GIL), so the model waits on video only for the
 first batch. Each finished video is appended to the output JSONL durably; a re-run with the same output skips the
-ids already captioned and retries the ones that failed.
+ids already captioned and retries the ones that failed, and once it has finished the file holds one line per id.
+
+What made the captions is recorded beside them, in ``OUT.meta.json`` (model, prompt, system prompt, sampling,
+generation settings, dtype). A re-run with other settings refuses to resume into the file, saying what differs:
+a file mixing two models' captions would be silently wrong. A sidecar rather than a header line, because every
+line of the JSONL stays a record (pandas, ``datasets``, jq and owlcap's own readers take it as is); each record
+also carries its model, prompt, sampling and generation settings, so a file without its sidecar is still checked.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from owlcap import __version__
 from owlcap.data.sources import VideoItem
-from owlcap.errors import VideoDecodeError
-from owlcap.jsonl import JsonlWriter, done_ids
+from owlcap.errors import ConfigError, VideoDecodeError
+from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids, iter_jsonl
+from owlcap.llm.config import parse_spec
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT, VideoRequest
 from owlcap.models.loading import ModelOptions
 from owlcap.models.mllm import GenerationOptions
@@ -30,7 +41,12 @@ logger = logging.getLogger(__name__)
 
 
 class CaptionEngine(Protocol):
-    """What the runner needs from a model: a name, the frame-size multiple, and batched generation."""
+    """What the runner needs from a model: a name, the frame-size multiple, and batched generation.
+
+    An engine that serves many requests at once (a server: ``owlcap.eval.engines.RemoteCaptionEngine``) also has
+    ``max_concurrent_batches``: the runner then sends videos one per call from that many threads, so the server
+    always has work; an in-process model has none and gets one batch at a time.
+    """
 
     name: str
     vision_factor: int
@@ -85,19 +101,39 @@ class _Decoded:
 
 
 def caption_videos(
-    items: Sequence[VideoItem], out_path: str | Path, engine: CaptionEngine, config: CaptionConfig
+    items: Sequence[VideoItem],
+    out_path: str | Path,
+    engine: CaptionEngine,
+    config: CaptionConfig,
+    *,
+    overwrite: bool = False,
 ) -> CaptionSummary:
-    """Caption ``items`` into ``out_path`` (JSONL, appended), skipping ids already there."""
+    """Caption ``items`` into ``out_path`` (JSONL, appended), skipping ids already there.
+
+    Refuses (``ConfigError``) an output made with other settings (see the module docstring) unless ``overwrite``,
+    which starts the file afresh. Ids that failed before are retried; their old lines are dropped at the end.
+    """
     started = time.perf_counter()
+    out_path = Path(out_path)
+    check_output(out_path, engine.name, config, overwrite=overwrite)
+    if overwrite or _empty(out_path):  # a sidecar left without its captions describes nothing
+        for stale in (out_path, meta_path(out_path)):
+            stale.unlink(missing_ok=True)
+    write_meta(out_path, engine.name, config)
     summary = CaptionSummary(total=len(items))
     finished = done_ids(out_path)
+    failed_before = done_ids(out_path, include_errors=True) - finished
     todo = [item for item in items if item.id not in finished]
     summary.skipped = len(items) - len(todo)
     sampling = config.sampling.model_copy(update={"factor": engine.vision_factor})
+    parallel = max(1, int(getattr(engine, "max_concurrent_batches", 1)))
+    if parallel > 1:
+        config = config.model_copy(update={"batch_size": 1})
     with JsonlWriter(out_path) as writer, progress_bar("video") as bar:
         task = bar.add_task("caption", total=len(todo))
-        for batch in _decoded_batches(todo, sampling, config):
-            for record in _caption_batch(batch, engine, config, sampling):
+        batches = _decoded_batches(todo, sampling, config)
+        for records in _captioned(batches, engine, config, sampling, parallel):
+            for record in records:
                 writer.write(record)
                 if record.get("error"):
                     summary.failures.append((record["id"], record["error"]))
@@ -105,8 +141,153 @@ def caption_videos(
                 else:
                     summary.captioned += 1
                 bar.advance(task)
+    if failed_before & {item.id for item in todo}:
+        compact_jsonl(out_path)  # the retried ids' old error lines go; the file keeps one line per id
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _captioned(batches, engine: CaptionEngine, config: CaptionConfig, sampling: SamplingConfig, parallel: int):
+    """Each batch's records: in order, one batch at a time, or (``parallel`` > 1) as they finish, with up to
+    ``parallel`` batches in flight."""
+    if parallel == 1:
+        for batch in batches:
+            yield list(_caption_batch(batch, engine, config, sampling))
+        return
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="owlcap-caption")
+    try:
+        pending: set[Future] = set()
+        for batch in batches:
+            pending.add(pool.submit(lambda b=batch: list(_caption_batch(b, engine, config, sampling))))
+            if len(pending) >= parallel:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        for future in as_completed(pending):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C must not wait for requests in flight
+
+
+# -- what made an output file ------------------------------------------------------------------------------------
+
+
+def meta_path(out_path: str | Path) -> Path:
+    """The sidecar recording what made ``out_path``: ``captions.jsonl`` -> ``captions.jsonl.meta.json``."""
+    return Path(f"{out_path}.meta.json")
+
+
+def provenance(model: str, config: CaptionConfig) -> dict:
+    """The settings that decide the captions; a resume must match them. (The frame-size factor comes with the
+    model, so sampling is recorded without it.)"""
+    return {
+        "model": model,
+        "prompt": config.prompt,
+        "system": config.system,
+        "sampling": config.sampling.model_dump(exclude_none=True, exclude={"factor"}),
+        "generation": config.generation.model_dump(exclude_none=True),
+        "dtype": config.model_options.dtype,
+    }
+
+
+def check_output(out_path: str | Path, model: str, config: CaptionConfig, *, overwrite: bool = False) -> None:
+    """Raise ``ConfigError`` when ``out_path`` cannot be written or holds captions made with other settings.
+
+    Cheap (reads the sidecar, or the file's first record): the CLI calls it before loading the model.
+    """
+    out = Path(out_path)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; name a file, e.g. {out / 'captions.jsonl'}")
+    folder = out.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ConfigError(f"--out {out}: not writable (permission denied)")
+    if overwrite or _empty(out):
+        return
+    previous = _recorded_provenance(out)
+    if previous is None:
+        return
+    differences = _differences(previous, provenance(model, config))
+    if differences:
+        lines = "\n".join(f"  {field}: {old!r} -> {new!r}" for field, old, new in differences)
+        raise ConfigError(
+            f"{out} holds captions made with other settings (recorded -> now):\n{lines}\n"
+            "Resuming would mix them in one file: write to another --out, or pass --overwrite to start it afresh."
+        )
+
+
+def write_meta(out_path: Path, model: str, config: CaptionConfig) -> None:
+    """Record what makes ``out_path`` (once: a resumed run has the same settings, ``check_output`` made sure)."""
+    path = meta_path(out_path)
+    if path.exists():
+        return
+    meta = {
+        "format": "owlcap.captions.v1",
+        "owlcap": __version__,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "settings": provenance(model, config),
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _empty(out: Path) -> bool:
+    return not out.exists() or out.stat().st_size == 0
+
+
+def _recorded_provenance(out: Path) -> dict | None:
+    """The settings recorded in the sidecar, or read off the first record that names its model (older files; not
+    the prompt, which may be the item's own)."""
+    meta = meta_path(out)
+    if meta.exists():
+        try:
+            return json.loads(meta.read_text(encoding="utf-8"))["settings"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{meta}: unreadable ({exc}); delete it, or pass --overwrite") from exc
+    for line in iter_jsonl(out):
+        record = line.record
+        if record is not None and "model" in record:
+            fields = {name: record[name] for name in ("model", "generation") if name in record}
+            if isinstance(record.get("sampling"), dict):
+                fields["sampling"] = {k: v for k, v in record["sampling"].items() if k != "factor"}
+            return fields
+    return None
+
+
+def _differences(old: dict, new: dict) -> list[tuple[str, object, object]]:
+    """``(dotted field, old, new)`` for every setting recorded in ``old`` that ``new`` changes."""
+    found = []
+    for name, before in old.items():
+        after = new.get(name)
+        if isinstance(before, dict) and isinstance(after, dict):
+            found += [(f"{name}.{field}", a, b) for field, a, b in _differences(before, after)]
+            found += [(f"{name}.{field}", None, after[field]) for field in after.keys() - before.keys()]
+        elif name == "model" and _same_model(before, after):
+            continue
+        elif before != after:
+            found.append((name, before, after))
+    return found
+
+
+def _same_model(a: object, b: object) -> bool:
+    """The same model however it is spelled: ``runs/m``, ``./runs/m/`` and ``hf:runs/m`` (one local folder), or
+    ``openai:m@http://host/v1/`` and ``openai:m@http://host/v1`` (one server spec)."""
+    return _model_key(a) == _model_key(b)
+
+
+def _model_key(name: object) -> str:
+    text = str(name).strip()
+    if text.startswith("openai:"):
+        try:
+            return str(parse_spec(text))
+        except ConfigError:
+            return text
+    text = text.removeprefix("hf:")
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else text
 
 
 def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):
@@ -154,7 +335,7 @@ def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: Caption
             "id": decoded.item.id,
             "video": decoded.item.video,
             "model": engine.name,
-            "prompt": config.prompt,
+            "prompt": _prompt(decoded.item, config),
             "sampling": sampling.model_dump(exclude_none=True),
             "generation": config.generation.model_dump(exclude_none=True),
         }
@@ -199,5 +380,11 @@ def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, c
     return captions, errors, seconds
 
 
+def _prompt(item: VideoItem, config: CaptionConfig) -> str:
+    """The item's own prompt (a benchmark draws one per video and dimension), else the run's."""
+    prompt = item.field("prompt")
+    return prompt if isinstance(prompt, str) and prompt else config.prompt
+
+
 def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:
-    return VideoRequest(prompt=config.prompt, video=decoded.video, system=config.system)
+    return VideoRequest(prompt=_prompt(decoded.item, config), video=decoded.video, system=config.system)

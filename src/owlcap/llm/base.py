@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import math
 import time
 import weakref
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from owlcap import envs
 from owlcap.errors import JudgeError, OwlcapError
 from owlcap.llm.cache import ResultCache
 from owlcap.llm.config import LLMConfig
@@ -50,6 +52,7 @@ class LLM(abc.ABC):
             weakref.WeakKeyDictionary()
         )
         self._background = BackgroundLoop(name=f"owlcap-{self.backend}")
+        self._last_slow_log = -math.inf  # when a slow request was last logged (time.monotonic)
 
     @property
     def name(self) -> str:
@@ -71,7 +74,7 @@ class LLM(abc.ABC):
     ) -> Any:
         """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
 
-        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_k``, ``seed``,
+        ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_p``, ``top_k``, ``seed``,
         ``thinking`` (True/False: Qwen3 ``enable_thinking``), ``structured_output`` and, for servers, ``extra_body``.
         Raises ``JudgeError`` after the retries and repair rounds are spent.
         """
@@ -96,7 +99,7 @@ class LLM(abc.ABC):
         """``run`` with provenance: the raw answer text and how many answers it took (0 when cached)."""
         start = time.perf_counter()
         self.stats.add(calls=1)
-        cache = self._result_cache()
+        cache = self._result_cache() if task.cache else None
         key = task.cache_key(self.backend, self.model) if cache is not None else ""
         if cache is not None:
             # sqlite answers in microseconds (WAL); a thread hop per lookup would cost more than the lookup.
@@ -262,8 +265,13 @@ class LLM(abc.ABC):
             self.stats.add(requests=1, retries=1 if attempt else 0, prompt_chars=prompt_chars)
             try:
                 async with self._semaphore():
-                    async with asyncio.timeout(config.request_timeout_s):
-                        generation: Generation = await self._generate(messages, schema=schema, options=options)
+                    watch = self._watch_slow_request()
+                    try:
+                        async with asyncio.timeout(config.request_timeout_s):
+                            generation: Generation = await self._generate(messages, schema=schema, options=options)
+                    finally:
+                        if watch is not None:
+                            watch.cancel()
             except TimeoutError:
                 error = RetryableError(f"no answer within request_timeout_s={config.request_timeout_s}")
             except RetryableError as exc:
@@ -287,6 +295,30 @@ class LLM(abc.ABC):
             logger.info("%s: %s; retry %d/%d in %.2fs", self.name, error, attempt + 1, config.max_retries, wait)
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+    def _watch_slow_request(self) -> asyncio.TimerHandle | None:
+        """Log once when this attempt has had no answer for ``OWLCAP_SLOW_REQUEST_S``, so a hung server shows up in
+        the log long before ``request_timeout_s`` and the retries are spent. At most one line per that many seconds
+        per model, however many requests are waiting."""
+        after_s = envs.slow_request_s()
+        if after_s <= 0 or after_s >= self.config.request_timeout_s:
+            return None
+        return asyncio.get_running_loop().call_later(after_s, self._log_slow_request, after_s)
+
+    def _log_slow_request(self, after_s: float) -> None:
+        now = time.monotonic()
+        if now - self._last_slow_log < after_s:
+            return
+        self._last_slow_log = now
+        config = self.config
+        logger.warning(
+            "%s: no answer after %g s (a request is given up after request_timeout_s=%g s and retried up to %d "
+            "times); is the server up and not overloaded?",
+            self.name,
+            after_s,
+            config.request_timeout_s,
+            config.max_retries,
+        )
 
     @abc.abstractmethod
     async def _generate(

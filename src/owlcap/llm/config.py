@@ -3,7 +3,9 @@
 A model spec is the same string on the command line and in YAML:
 
 - ``openai:<model>@<base_url>``: any OpenAI-compatible server (vLLM, SGLang, OpenAI), e.g.
-  ``openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1``. Without ``@<base_url>`` the OpenAI API is used.
+  ``openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1``. Without ``@<base_url>`` the OpenAI API is used. Several
+  replicas of one model: comma-separated URLs, ``openai:Qwen/Qwen3-32B@http://a:8000/v1,http://b:8000/v1``
+  (requests go to the least busy one; see ``owlcap.llm.endpoints``).
 - ``hf:<path-or-hub-id>``: an in-process transformers model (text LLM or video MLLM).
 - ``rules``: the offline, deterministic heuristics (weak; tests and demos).
 """
@@ -24,16 +26,19 @@ BACKENDS = ("openai", "hf", "rules")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A parsed model spec: ``backend``, ``model`` and, for ``openai``, the ``base_url`` (``None``: OpenAI API)."""
+    """A parsed model spec: ``backend``, ``model`` and, for ``openai``, the ``base_url`` (``None``: OpenAI API) and
+    every endpoint in ``base_urls`` (``base_url`` is the first)."""
 
     backend: str
     model: str
     base_url: str | None = None
+    base_urls: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.backend == "rules":
             return "rules"
-        suffix = f"@{self.base_url}" if self.base_url else ""
+        urls = self.base_urls or ((self.base_url,) if self.base_url else ())
+        suffix = f"@{','.join(urls)}" if urls else ""
         return f"{self.backend}:{self.model}{suffix}"
 
 
@@ -58,7 +63,18 @@ def parse_spec(spec: str) -> ModelSpec:
         model, url = rest, ""
     if not model:
         raise ConfigError(f"model spec {spec!r}: the model name before '@' is empty")
-    return ModelSpec("openai", model, url.rstrip("/") or None)
+    if not url:
+        return ModelSpec("openai", model)
+    urls = tuple(part.strip().rstrip("/") for part in url.split(","))
+    bad = [part for part in urls if not part.startswith(("http://", "https://"))]
+    if bad:
+        raise ConfigError(
+            f"model spec {spec!r}: endpoint {bad[0]!r} is not an http(s) URL; several endpoints are written "
+            "comma-separated after one '@': openai:<model>@http://a:8000/v1,http://b:8000/v1"
+        )
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"model spec {spec!r}: an endpoint URL is listed twice")
+    return ModelSpec("openai", model, urls[0], urls)
 
 
 class LLMConfig(BaseModel):
@@ -117,6 +133,18 @@ class LLMConfig(BaseModel):
         "one vLLM video_url part holding the encoded file (needs the video's path).",
     )
     jpeg_quality: int = Field(85, ge=10, le=100, description="JPEG quality of frames sent to a server.")
+    endpoint_cooldown_s: float = Field(
+        5.0,
+        gt=0,
+        description="openai backend with several endpoints: how long a dead endpoint stays out of the pool before one "
+        "trial request (doubling after each failed trial, up to 16x).",
+    )
+    endpoint_max_failures: int = Field(
+        3,
+        ge=1,
+        description="openai backend: consecutive 5xx/timeout/garbled answers that take an endpoint out of the pool "
+        "(a refused connection takes it out at once).",
+    )
     hf_batch_size: int = Field(8, ge=1, description="hf backend: most requests generated together in one batch.")
     hf_batch_wait_ms: float = Field(
         20.0, ge=0, description="hf backend: how long a batch waits for more requests before generating."

@@ -1,4 +1,4 @@
-"""``from_spec``: one string (``openai:<model>@<url>``, ``hf:<path>``, ``rules``) to a ready ``LLM``."""
+"""``from_spec``: one string (``openai:<model>@<url>[,<url>...]``, ``hf:<path>``, ``rules``) to a ready ``LLM``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def from_spec(spec: str | ModelSpec | LLM, config: LLMConfig | None = None) -> L
     if parsed.backend == "openai":
         from owlcap.llm.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(parsed.model, parsed.base_url, config)
+        return OpenAIBackend(parsed.model, parsed.base_url, config, base_urls=parsed.base_urls or None)
     from owlcap.llm.hf_backend import HFBackend
 
     return HFBackend(parsed.model, config)

@@ -3,9 +3,10 @@
 Concurrent requests are gathered into batches (up to ``hf_batch_size``, waiting at most ``hf_batch_wait_ms`` for
 company) and generated together in a worker thread, one batch at a time, so the event loop stays free. No
 schema-constrained decoding library is a dependency, so structured answers rely on the prompt, then validation and
-``LLM``'s repair rounds. The model loads on first use. The ``thinking`` option cannot reach the chat template
-through ``owlcap.models`` (it renders without template kwargs), so a Qwen3 model may think: its ``<think>`` block is
-stripped like any other, at the cost of the tokens.
+``LLM``'s repair rounds. A task with the ``choices`` option (``owlcap.llm.choices``) is scored instead of generated:
+one forward pass reads the next-token probabilities of the choices. The model loads on first use. The ``thinking``
+option cannot reach the chat template through ``owlcap.models`` (it renders without template kwargs), so a Qwen3
+model may think: its ``<think>`` block is stripped like any other, at the cost of the tokens.
 
 Message mapping onto ``owlcap.models.VideoRequest``: system messages become the system prompt; the user text is
 the prompt; at most one ``{"type": "video", "video": SampledVideo}`` part is the video. A repair conversation
@@ -24,10 +25,15 @@ from pydantic import BaseModel
 
 from owlcap.errors import JudgeError
 from owlcap.llm.base import LLM
+from owlcap.llm.choices import choice_text
 from owlcap.llm.config import LLMConfig
 from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
+
+_OPTION_KEYS = frozenset(
+    {"temperature", "max_tokens", "top_p", "top_k", "seed", "thinking", "structured_output", "choices"}
+)
 
 
 def _texts(content: Any) -> tuple[str, list[Any]]:
@@ -110,6 +116,12 @@ class _Batcher:
                 future.set_result(text)
 
 
+class _ChoiceOptions(BaseModel):
+    """A batch that is scored, not generated: the next-token probabilities of ``choices`` (``owlcap.llm.choices``)."""
+
+    choices: tuple[str, ...]
+
+
 class HFBackend(LLM):
     """Batched generation with a local transformers model (``hf:<path-or-hub-id>``)."""
 
@@ -136,12 +148,15 @@ class HFBackend(LLM):
     def generation_options(self, options: dict[str, Any]) -> Any:
         from owlcap.models import GenerationOptions
 
-        unknown = set(options) - {"temperature", "max_tokens", "top_k", "seed", "thinking", "structured_output"}
+        unknown = set(options) - _OPTION_KEYS
         if unknown:
             raise JudgeError(f"the hf backend does not take request option(s) {sorted(unknown)}")
+        if options.get("choices"):
+            return _ChoiceOptions(choices=tuple(options["choices"]))
         return GenerationOptions(
             max_new_tokens=options.get("max_tokens", self.config.max_tokens),
             temperature=options.get("temperature", self.config.temperature),
+            top_p=options.get("top_p") or 1.0,
             top_k=options.get("top_k", self.config.top_k),
             seed=options.get("seed", self.config.seed),
         )
@@ -151,6 +166,8 @@ class HFBackend(LLM):
         mllm = self.mllm
         with self._generate_lock:
             try:
+                if isinstance(options, _ChoiceOptions):
+                    return [choice_text(p) for p in mllm.choice_probabilities(requests, list(options.choices))]
                 return mllm.generate(requests, options)
             except (RuntimeError, ValueError) as exc:
                 # Out of memory, a video the model cannot take, a text-only model given a video: fail the batch.

@@ -29,6 +29,18 @@ def frame_data_url(frame: Any, quality: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def frame_data_urls(video: Any, quality: int) -> list[str]:
+    """The JPEG ``data:`` URLs of a sampled video's frames, encoded once per video and quality and kept on the video
+    object, so the several requests that send one video (MDF, FGE) pay for the encoding once. The data engine calls
+    it in its decode threads, off the event loop."""
+    memo = getattr(video, "__dict__", None)
+    cache = memo.setdefault("_owlcap_jpeg_urls", {}) if memo is not None else {}
+    urls = cache.get(quality)
+    if urls is None:
+        urls = cache[quality] = [frame_data_url(frame, quality) for frame in video.frames]
+    return urls
+
+
 def video_fingerprint(video: Any) -> str:
     """A digest of a sampled video's frames and timestamps, for cache keys when no better video key is given."""
     digest = hashlib.sha256()
@@ -64,8 +76,8 @@ def video_parts(part: dict[str, Any], *, transport: str, quality: int) -> list[d
     if video is None or getattr(video, "frames", None) is None:
         raise ConfigError("a video message part needs 'video': a SampledVideo from owlcap.video.sample_frames")
     parts: list[dict[str, Any]] = [{"type": "text", "text": _timestamps_text(video)}]
-    for frame in video.frames:
-        parts.append({"type": "image_url", "image_url": {"url": frame_data_url(frame, quality)}})
+    for url in frame_data_urls(video, quality):
+        parts.append({"type": "image_url", "image_url": {"url": url}})
     return parts
 
 

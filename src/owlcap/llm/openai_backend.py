@@ -1,5 +1,8 @@
 """The ``openai`` backend: any OpenAI-compatible server (vLLM, SGLang, OpenAI) through the async OpenAI client.
 
+One spec may name several endpoints of one model (``openai:<model>@<url1>,<url2>``); ``owlcap.llm.endpoints``
+spreads the requests over them and takes a dead one out until it answers again.
+
 The client's own retries are switched off (``max_retries=0``) so that ``LLM`` retries every backend the same way,
 counts each retry and honours Retry-After. Structured answers are requested with ``response_format`` JSON schema
 (vLLM/SGLang constrain decoding with it) and are still validated, since not every server enforces it.
@@ -13,12 +16,15 @@ import weakref
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from owlcap import envs
 from owlcap.errors import JudgeError
 from owlcap.llm.base import LLM
+from owlcap.llm.choices import choice_text, probabilities_from_logprobs
 from owlcap.llm.config import LLMConfig
+from owlcap.llm.endpoints import Endpoint, EndpointPool
 from owlcap.llm.media import to_openai_messages
 from owlcap.llm.parsing import response_format
 from owlcap.llm.retry import RetryableError, is_retryable_status, parse_retry_after
@@ -26,8 +32,11 @@ from owlcap.llm.task import Generation, Message
 
 logger = logging.getLogger(__name__)
 
-_OPTION_KEYS = frozenset({"temperature", "max_tokens", "top_k", "seed", "extra_body", "thinking", "structured_output"})
+_OPTION_KEYS = frozenset(
+    {"temperature", "max_tokens", "top_p", "top_k", "seed", "extra_body", "thinking", "structured_output", "choices"}
+)
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_TOP_LOGPROBS = 20  # the most OpenAI accepts and vLLM's default --max-logprobs
 
 
 class OpenAIBackend(LLM):
@@ -35,32 +44,47 @@ class OpenAIBackend(LLM):
 
     backend = "openai"
 
-    def __init__(self, model: str, base_url: str | None = None, config: LLMConfig | None = None):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        config: LLMConfig | None = None,
+        *,
+        base_urls: list[str] | tuple[str, ...] | None = None,
+    ):
         super().__init__(model, config)
-        self.base_url = (base_url or _DEFAULT_BASE_URL).rstrip("/")
+        urls = [url.rstrip("/") for url in (base_urls or [base_url or _DEFAULT_BASE_URL])]
+        self.base_urls = tuple(urls)
+        self.base_url = urls[0]
+        self.pool = EndpointPool(
+            urls, cooldown_s=self.config.endpoint_cooldown_s, max_failures=self.config.endpoint_max_failures
+        )
         # vLLM without --api-key accepts any key; the client insists on one, so send a placeholder.
         self._api_key = envs.api_key() or "EMPTY"
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, openai.AsyncOpenAI]] = (
             weakref.WeakKeyDictionary()
         )
 
     @property
     def name(self) -> str:
-        return f"openai:{self.model}@{self.base_url}"
+        return f"openai:{self.model}@{','.join(self.base_urls)}"
 
-    def _client(self) -> openai.AsyncOpenAI:
-        # The client's connection pool belongs to the loop that opened it: one client per loop.
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
+    def _client(self, base_url: str) -> openai.AsyncOpenAI:
+        # A client's connection pool belongs to the loop that opened it: one client per loop and endpoint.
+        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(base_url)
         if client is None:
-            client = openai.AsyncOpenAI(
+            client = clients[base_url] = openai.AsyncOpenAI(
                 api_key=self._api_key,
-                base_url=self.base_url,
+                base_url=base_url,
                 max_retries=0,
                 timeout=self.config.request_timeout_s,
             )
-            self._clients[loop] = client
         return client
+
+    def endpoints(self) -> list[dict[str, object]]:
+        """Per-endpoint counters: url, healthy, outstanding, requests, failures, ejections, last_error."""
+        return self.pool.snapshot()
 
     def request_payload(
         self, messages: list[Message], schema: type[BaseModel] | None, options: dict[str, Any]
@@ -76,6 +100,8 @@ class OpenAIBackend(LLM):
             "temperature": options.get("temperature", config.temperature),
             "max_tokens": options.get("max_tokens", config.max_tokens),
         }
+        if options.get("top_p") is not None:
+            payload["top_p"] = options["top_p"]
         seed = options.get("seed", config.seed)
         if seed is not None:
             payload["seed"] = seed
@@ -96,42 +122,93 @@ class OpenAIBackend(LLM):
         extra.update(options.get("extra_body") or {})
         if extra:
             payload["extra_body"] = extra
+        if options.get("choices"):
+            payload |= {"logprobs": True, "top_logprobs": _TOP_LOGPROBS}
         return payload
 
     async def _generate(
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
     ) -> Generation:
         payload = self.request_payload(messages, schema, options)
+        tried: set[str] = set()
+        while True:
+            with self.pool.use(tried) as endpoint:
+                try:
+                    response = await self._send(endpoint, payload, tried)
+                except _FailOver:
+                    tried.add(endpoint.url)
+                    continue
+            return _generation(response, options.get("choices"))
+
+    async def _send(self, endpoint: Endpoint, payload: dict[str, Any], tried: set[str]) -> Any:
+        """One request to one endpoint, its outcome reported to the pool. A refused connection with another healthy
+        endpoint left raises ``_FailOver`` (try that one now); other transient failures raise ``RetryableError``."""
         try:
-            response = await self._client().chat.completions.create(**payload)
+            response = await self._client(endpoint.url).post(
+                "/chat/completions", body=_body(payload), cast_to=ChatCompletion, options=_AUTH
+            )
+        except asyncio.CancelledError:
+            # The attempt's deadline passed (or the caller gave up): a strike against a slow endpoint.
+            self.pool.failed(endpoint, "no answer in time", hard=False)
+            raise
         except openai.APITimeoutError as exc:
-            raise RetryableError("request timed out") from exc
+            self.pool.failed(endpoint, "request timed out", hard=False)
+            raise RetryableError(f"request to {endpoint.url} timed out") from exc
         except openai.APIConnectionError as exc:
-            raise RetryableError(f"connection error ({exc.__cause__ or exc})") from exc
+            cause = f"connection error ({exc.__cause__ or exc})"
+            self.pool.failed(endpoint, cause, hard=True)
+            if self.pool.healthy_others(endpoint, tried | {endpoint.url}):
+                raise _FailOver from exc
+            raise RetryableError(f"{cause} at {endpoint.url}") from exc
         except openai.APIStatusError as exc:
-            message = f"HTTP {exc.status_code} from {self.base_url}: {_short(exc.message)}"
+            message = f"HTTP {exc.status_code} from {endpoint.url}: {_short(exc.message)}"
+            if exc.status_code >= 500:
+                self.pool.failed(endpoint, f"HTTP {exc.status_code}", hard=False)
+            else:
+                self.pool.succeeded(endpoint)  # it answered: alive, whatever it thought of the request
             if is_retryable_status(exc.status_code):
                 raise RetryableError(message, retry_after=parse_retry_after(exc.response.headers)) from exc
             raise JudgeError(message) from exc
         except (openai.APIResponseValidationError, ValueError) as exc:
             # A 200 whose body is not a chat completion (a proxy's HTML page, a truncated body): likely transient.
-            raise RetryableError(f"unreadable response from {self.base_url}: {_short(str(exc))}") from exc
-        return _generation(response)
+            self.pool.failed(endpoint, "unreadable response", hard=False)
+            raise RetryableError(f"unreadable response from {endpoint.url}: {_short(str(exc))}") from exc
+        self.pool.succeeded(endpoint)
+        return response
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
-        client = self._clients.pop(loop, None)
-        if client is not None:
+        for client in self._clients.pop(loop, {}).values():
             await client.close()
 
 
-def _generation(response: Any) -> Generation:
-    choices = getattr(response, "choices", None)
-    if not choices:
+_AUTH: Any = {"security": {"bearer_auth": True}}
+
+
+def _body(payload: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of ``request_payload``'s keyword arguments, ``extra_body`` merged in.
+
+    Sent with the client's plain ``post`` rather than ``chat.completions.create``: ``create`` walks every message
+    part through its typed-dict transform, which costs milliseconds per request for a video sent as dozens of image
+    parts (a third of a build's CPU, measured by benchmarks/data_throughput.py); the body it would send is the same.
+    """
+    body = {key: value for key, value in payload.items() if key != "extra_body"}
+    return body | payload.get("extra_body", {})
+
+
+class _FailOver(Exception):
+    """This endpoint refused the connection and another one is healthy: send the same request there now."""
+
+
+def _generation(response: Any, choices: list[str] | None = None) -> Generation:
+    candidates = getattr(response, "choices", None)
+    if not candidates:
         raise RetryableError("response has no choices")
-    choice = choices[0]
+    choice = candidates[0]
     text = (choice.message.content if choice.message is not None else None) or ""
-    if choice.finish_reason == "length":
+    if choices:
+        text = _choice_answer(choice, choices) or text
+    elif choice.finish_reason == "length":
         logger.info("answer hit max_tokens and is cut; it will likely fail validation")
     usage = getattr(response, "usage", None)
     return Generation(
@@ -144,3 +221,16 @@ def _generation(response: Any) -> Generation:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _choice_answer(choice: Any, choices: list[str]) -> str | None:
+    """The ``owlcap.llm.choices`` answer from the first generated token's ``top_logprobs``, if the server sent any."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    first = content[0]
+    top = [(candidate.token, candidate.logprob) for candidate in (getattr(first, "top_logprobs", None) or [])]
+    if first.token not in {token for token, _ in top}:
+        top.append((first.token, first.logprob))  # the sampled token, when the server left it out of the top list
+    probs = probabilities_from_logprobs(top, choices)
+    return choice_text(probs) if probs is not None else None

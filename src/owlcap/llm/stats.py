@@ -2,11 +2,18 @@
 
 One ``LLMStats`` per ``LLM``; it is updated from whatever thread runs the event loop (TRL runs async rewards on a
 daemon thread) and read from others, so every update takes a lock.
+
+``usage_scope()`` attributes counts to one piece of work among many running concurrently (one record's stage in
+the data engine): every counter added by calls made inside the scope, including tasks it starts, is also added to
+the scope's own ``StatsSnapshot``. It rides on a context variable, which asyncio copies into each new task.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 
@@ -62,9 +69,12 @@ class LLMStats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: float) -> None:
+        scope = _SCOPE.get()
         with self._lock:
             for name, delta in deltas.items():
                 setattr(self._values, name, getattr(self._values, name) + delta)
+                if scope is not None:
+                    setattr(scope, name, getattr(scope, name) + delta)
 
     def record_latency(self, seconds: float) -> None:
         with self._lock:
@@ -78,3 +88,18 @@ class LLMStats:
     def reset(self) -> None:
         with self._lock:
             self._values = StatsSnapshot()
+
+
+_SCOPE: contextvars.ContextVar[StatsSnapshot | None] = contextvars.ContextVar("owlcap_llm_usage", default=None)
+
+
+@contextlib.contextmanager
+def usage_scope() -> Iterator[StatsSnapshot]:
+    """Collect the counters of every ``LLM`` call made inside the block (and the tasks it starts) into the yielded
+    ``StatsSnapshot``: requests, retries, repairs, cache hits, tokens, characters. Latencies are not attributed."""
+    usage = StatsSnapshot()
+    token = _SCOPE.set(usage)
+    try:
+        yield usage
+    finally:
+        _SCOPE.reset(token)

@@ -52,6 +52,9 @@ class Task:
     parse: Callable[[str], Any] | None = None
     on_invalid: Literal["repair", "resample"] = "repair"
     max_attempts: int | None = None
+    cache: bool = True
+    """``False``: never answered from the result cache nor written to it (a replay of a scorer that samples every
+    request anew, e.g. the released OwlCap reward)."""
 
     def cache_key(self, backend: str, model: str) -> str:
         """Stable key over backend, model, prompt version, inputs, schema and sampling options."""

@@ -41,13 +41,22 @@ class VideoRequest:
     system: str | None = None
 
 
-def build_messages(prompt: str, *, video: bool = False, system: str | None = None, answer: str | None = None):
-    """Chat messages in the HF multimodal format; the video comes before the text, as Qwen's examples do."""
+def build_messages(
+    prompt: str,
+    *,
+    video: bool = False,
+    system: str | None = None,
+    answer: str | None = None,
+    text_first: bool = False,
+):
+    """Chat messages in the HF multimodal format; the video comes before the text, as Qwen's examples do, or after
+    it with ``text_first`` (the released OwlCap GRPO prompt)."""
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
-    content: list[dict[str, Any]] = [{"type": "video"}] if video else []
-    content.append({"type": "text", "text": prompt})
+    content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
+    if video:
+        content.insert(len(content) if text_first else 0, {"type": "video"})
     messages.append({"role": "user", "content": content})
     if answer is not None:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})

@@ -83,6 +83,32 @@ class MLLM:
         new_tokens = self.generate_ids(requests, options)
         return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
+    def choice_probabilities(self, requests: Sequence[VideoRequest], choices: Sequence[str]) -> list[dict[str, float]]:
+        """For each request, the next-token probability of each choice (its spellings summed: "yes", " Yes", ...),
+        renormalised over the choices. One forward pass, no generation: a random model still gets an answer."""
+        import torch
+
+        from owlcap.llm.choices import spellings
+
+        texts = [self.render(request) for request in requests]
+        if self.multimodal:
+            inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
+        else:
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
+        inputs = inputs.to(self.device)
+        if "pixel_values_videos" in inputs:
+            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        token_ids = []
+        for choice in choices:
+            firsts = {self.tokenizer.encode(form, add_special_tokens=False)[:1][0] for form in spellings(choice)}
+            token_ids.append(sorted(firsts))
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits[:, -1, :].float()  # left padding: the last position is the next token
+        logprobs = torch.log_softmax(logits, dim=-1)
+        scores = torch.stack([torch.logsumexp(logprobs[:, ids], dim=-1) for ids in token_ids], dim=-1)
+        probs = torch.softmax(scores, dim=-1).tolist()
+        return [dict(zip(choices, row, strict=True)) for row in probs]
+
     def generate_ids(self, requests: Sequence[VideoRequest], options: GenerationOptions | None = None):
         """The generated token ids (batch, new tokens), vision special tokens suppressed."""
         import torch

@@ -19,6 +19,13 @@ class CSERConfig(BaseModel):
         "separate: decompose and verify in three smaller requests; official: the released OwlCap request that "
         "splits both captions anew each time, run one prediction at a time (for comparison).",
     )
+    criterion: Literal["coverage", "conflict"] = Field(
+        "coverage",
+        description="fused and separate protocols: when a unit is 'no'. coverage (the paper's 'supported' / "
+        "'covered'): the other caption contradicts it or does not mention it. conflict (the released judge prompt's "
+        "rule): only a contradiction, so an unmentioned unit is 'yes'. Scores under the two are not comparable. The "
+        "official protocol always uses its prompt's own (conflict) rule.",
+    )
     combine: Literal["sum", "f1"] = Field(
         "sum",
         description="reward = correctness_weight*correctness + completeness_weight*completeness (sum; paper with "
@@ -41,6 +48,42 @@ class CSERConfig(BaseModel):
     )
     official_sequential: bool = Field(
         True, description="official protocol: judge a group one prediction at a time, as the released code does."
+    )
+    official_temperature: float = Field(
+        0.7, ge=0, le=2, description="official protocol: judge sampling temperature (released: 0.7)."
+    )
+    official_max_tokens: int = Field(8192, ge=1, description="official protocol: most judge tokens (released: 8192).")
+    official_top_k: int | None = Field(
+        None,
+        ge=1,
+        description="official protocol: top-k sent to the judge; null = not sent, as released (vLLM >= 0.8 then takes "
+        "the judge's generation_config.json value: 20 for Qwen3-32B).",
+    )
+    official_top_p: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="official protocol: top-p sent to the judge (vLLM/SGLang field); null = not sent, as released "
+        "(vLLM >= 0.8 then takes the judge's generation_config.json value: 0.95 for Qwen3-32B).",
+    )
+    official_unparsable: Literal["unscored", "zero"] = Field(
+        "unscored",
+        description="official protocol: an answer that cannot be read. unscored (owlcap): a repair round, then a "
+        "judge failure (no reward, no advantage). zero (released): read the answer as the released parser does, "
+        "with no repair, and score what it cannot read (and, with official_thinking, an answer without </think>) "
+        "as CSER 0; the completion keeps its length reward. Counted as cser/unparsable.",
+    )
+    official_afresh: bool = Field(
+        False,
+        description="official protocol: judge every completion with its own request, identical ones too, never "
+        "from the result cache (released). false (owlcap): identical predictions of a group share one judgement "
+        "and answers are cached.",
+    )
+    official_on_error: Literal["unscored", "stop"] = Field(
+        "unscored",
+        description="official protocol: a judge failure (a request failed after reward.llm.max_retries, or an "
+        "answer still unusable after repair). unscored (owlcap): that completion gets no reward and training goes "
+        "on. stop (released: requests' raise_for_status ends the run): raise JudgeError and stop training.",
     )
 
     @field_validator("official_prompt_file")

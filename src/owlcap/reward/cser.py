@@ -9,7 +9,11 @@ How owlcap computes it (``protocol="fused"``, the default): the reference is spl
 same reference units; then each prediction takes one request that splits it, judges its units against the
 reference and judges each numbered reference unit against it. A group's predictions run concurrently. The
 released code instead sends one request per prediction that re-splits both captions (``protocol="official"``),
-one prediction at a time.
+one prediction at a time; its ``official_*`` options replay the released reward exactly (every completion judged
+afresh, an unreadable answer scored 0, a judge failure stopping the run).
+
+``criterion`` (fused, separate) decides what a "no" is: ``coverage`` (default; the paper's supported / covered) or
+``conflict`` (the released prompt's rule: only a contradiction).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Sequence
 from owlcap.errors import JudgeError, OwlcapError
 from owlcap.llm import LLM, LLMConfig, from_spec
 from owlcap.reward.config import CSERConfig
-from owlcap.reward.official import official_task, yes_ratio
+from owlcap.reward.official import official_task, read_released_answer, yes_ratio
 from owlcap.reward.result import CSERResult, UnitVerdict
 from owlcap.units import decompose_task, judge_pair_task, verify_text_task
 
@@ -47,6 +51,7 @@ class CSER:
         self.config = config or CSERConfig()
         self.scored = 0
         self.failures = 0
+        self.unparsable = 0  # official_unparsable: zero: answers scored 0 because they could not be read
         self._reference_units: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
         # prefetch_nowait fills the cache from the judge's background loop while scoring reads it from another.
         self._units_lock = threading.Lock()
@@ -69,24 +74,35 @@ class CSER:
             else:
                 result = await self._score_fused(prediction, reference)
         except OwlcapError as exc:
+            if protocol == "official" and self.config.official_on_error == "stop":
+                raise JudgeError(
+                    f"CSER (official protocol): {exc}; official_on_error is 'stop' (the released "
+                    "reward ends the run on a judge error): check the judge server, or set it to 'unscored'"
+                ) from exc
             logger.warning("CSER (%s, judge %s): scoring failed: %s", protocol, self.judge.name, exc)
             result = CSERResult.failure(str(exc), protocol)
         result.latency_s = time.perf_counter() - start
         self.scored += 1
         self.failures += int(result.failed)
+        self.unparsable += int(result.unparsable is not None)
         return result
 
     async def score_group(self, predictions: Sequence[str], reference: str) -> list[CSERResult]:
-        """Score a GRPO group (predictions sharing one reference). Identical predictions are judged once.
+        """Score a GRPO group (predictions sharing one reference). Identical predictions are judged once, except
+        under the official protocol with ``official_afresh`` (each gets its own request, as released).
 
         The official protocol runs them one at a time when ``official_sequential`` is set, as released.
         """
-        unique = list(dict.fromkeys(predictions))
-        if self.config.protocol == "official" and self.config.official_sequential:
-            judged = [await self.score(p, reference) for p in unique]
+        official = self.config.protocol == "official"
+        afresh = official and self.config.official_afresh
+        texts = list(predictions) if afresh else list(dict.fromkeys(predictions))
+        if official and self.config.official_sequential:
+            judged = [await self.score(p, reference) for p in texts]
         else:
-            judged = await asyncio.gather(*(self.score(p, reference) for p in unique))
-        by_text = dict(zip(unique, judged, strict=True))
+            judged = await asyncio.gather(*(self.score(p, reference) for p in texts))
+        if afresh:
+            return list(judged)
+        by_text = dict(zip(texts, judged, strict=True))
         return [by_text[p] for p in predictions]
 
     async def score_batch(self, predictions: Sequence[str], references: Sequence[str]) -> list[CSERResult]:
@@ -111,7 +127,12 @@ class CSER:
         return results  # type: ignore[return-value]
 
     async def prefetch(self, references: Sequence[str]) -> int:
-        """Split and cache the units of many references ahead of training; returns how many failed (logged)."""
+        """Split and cache the units of many references ahead of training; returns how many failed (logged).
+
+        The official protocol splits both captions inside each request: there is nothing to prefetch, and no
+        request is sent."""
+        if self.config.protocol == "official":
+            return 0
         outcomes = await asyncio.gather(*(self.reference_units(r) for r in set(references)), return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         for error in failed:
@@ -174,7 +195,8 @@ class CSER:
         ref_units = await self.reference_units(reference)
         if not prediction.strip():
             return self._empty_prediction(ref_units)
-        answer = await self.judge.run(judge_pair_task(prediction, " ".join(reference.split()), ref_units))
+        task = judge_pair_task(prediction, " ".join(reference.split()), ref_units, criterion=self.config.criterion)
+        answer = await self.judge.run(task)
         pred = [UnitVerdict(u, v == "yes") for u, v in zip(answer.pred_units, answer.pred_supported, strict=True)]
         ref = [UnitVerdict(u, v == "yes") for u, v in zip(ref_units, answer.ref_covered, strict=True)]
         return CSERResult.scored(pred, ref, self.config)
@@ -185,14 +207,16 @@ class CSER:
 
         async def _completeness() -> list[UnitVerdict]:
             units = await self.reference_units(reference)
-            verdicts = (await self.judge.run(verify_text_task(units, prediction))).verdicts
+            task = verify_text_task(units, prediction, criterion=self.config.criterion)
+            verdicts = (await self.judge.run(task)).verdicts
             return [UnitVerdict(u, v == "yes") for u, v in zip(units, verdicts, strict=True)]
 
         async def _correctness() -> list[UnitVerdict]:
             units = (await self.judge.run(decompose_task(prediction))).units
             if not units:
                 return []
-            verdicts = (await self.judge.run(verify_text_task(units, reference))).verdicts
+            task = verify_text_task(units, reference, criterion=self.config.criterion)
+            verdicts = (await self.judge.run(task)).verdicts
             return [UnitVerdict(u, v == "yes") for u, v in zip(units, verdicts, strict=True)]
 
         ref, pred = await asyncio.gather(_completeness(), _correctness(), return_exceptions=True)
@@ -202,7 +226,20 @@ class CSER:
         return CSERResult.scored(pred, ref, self.config)
 
     async def _score_official(self, prediction: str, reference: str) -> CSERResult:
-        answer = await self.judge.run(official_task(prediction, reference, self.config))
+        task = official_task(prediction, reference, self.config)
+        if self.config.official_unparsable == "zero":
+            raw = (await self.judge.answer(task)).raw or ""
+            reading = read_released_answer(raw, require_think=self.config.official_thinking)
+            result = CSERResult.scored(
+                reading.pred_units,
+                reading.gt_units,
+                self.config,
+                correctness=reading.correctness,
+                completeness=reading.completeness,
+            )
+            result.unparsable = reading.problem
+            return result
+        answer = await self.judge.run(task)
         pred = [UnitVerdict(u.units, u.response == "Yes") for u in answer.pred_units]
         ref = [UnitVerdict(u.units, u.response == "Yes") for u in answer.gt_units]
         return CSERResult.scored(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 from rich.table import Table
 
+from owlcap.errors import ConfigError
 from owlcap.reward.result import CSERResult, UnitVerdict
 
 
@@ -115,8 +117,26 @@ def render_html(
 """
 
 
-def write_html(path: str | Path, *args: object, **kwargs: object) -> Path:
+def check_writable(path: str | Path) -> Path:
+    """Raise ``ConfigError`` unless a file can be written at ``path`` (its folder is created): check before the
+    scoring, so a typo in the report path does not throw the finished scores away."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(*args, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; name the HTML file, e.g. {path / 'report.html'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the folder {path.parent} ({exc.strerror or exc})") from exc
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{path}: not writable (permission denied)")
+    return path
+
+
+def write_html(path: str | Path, *args: object, **kwargs: object) -> Path:
+    """Write the page (``render_html``'s arguments); an unwritable path raises ``ConfigError``."""
+    path = check_writable(path)
+    try:
+        path.write_text(render_html(*args, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
     return path

@@ -38,6 +38,8 @@ class CSERResult:
     failed: bool = False
     error: str | None = None
     latency_s: float = 0.0
+    unparsable: str | None = None
+    """Why the judge's answer could not be read, when ``official_unparsable: zero`` scored it 0 (as released)."""
 
     @classmethod
     def scored(

@@ -59,7 +59,8 @@ def reference_text(value: Any, answer_key: str = "answer") -> str:
 
 
 def summarize(results: list[CSERResult], elapsed_s: float, judge_requests: int = 0) -> dict[str, float]:
-    """Batch metrics: mean correctness/completeness/reward over scored items, failures, latency, judge requests."""
+    """Batch metrics: mean correctness/completeness/reward over scored items, failures, answers scored 0 because
+    they were unparsable (``official_unparsable: zero``), latency, judge requests."""
     scored = [r for r in results if not r.failed]
 
     def mean(values: list[float]) -> float:
@@ -71,6 +72,7 @@ def summarize(results: list[CSERResult], elapsed_s: float, judge_requests: int =
         "reward": mean([r.reward for r in scored]),
         "failures": float(len(results) - len(scored)),
         "failure_rate": (len(results) - len(scored)) / len(results) if results else 0.0,
+        "unparsable": float(sum(r.unparsable is not None for r in scored)),
         "latency_s": elapsed_s,
         "judge_requests": float(judge_requests),
     }
@@ -125,6 +127,16 @@ class CSERRewardFunc:
             log_extra(f"{self.__name__}_correctness", [r.correctness for r in results])
             log_extra(f"{self.__name__}_completeness", [r.completeness for r in results])
             log_extra(f"{self.__name__}_failed", [r.failed for r in results])
+        unreadable = [r.unparsable for r in results if r.unparsable is not None]
+        if unreadable:
+            logger.warning(
+                "%s: %d of %d judge answers unparsable, scored 0 as the released reward does (official_unparsable: "
+                "zero); first: %s",
+                self.__name__,
+                len(unreadable),
+                len(results),
+                unreadable[0],
+            )
         if self.last_metrics["failures"]:
             failures = int(self.last_metrics["failures"])
             logger.warning(

@@ -79,10 +79,7 @@ def resolve_resume(config: TrainRunConfig) -> str | None:
             logger.warning("%s holds checkpoints but resume_from_checkpoint is null: starting over", output)
         return None
     if choice == "auto":
-        last = last_complete_checkpoint(output)
-        if last:
-            logger.info("resuming from %s", last)
-        return last
+        return last_complete_checkpoint(output)
     if not Path(choice).is_dir():
         raise ConfigError(f"resume_from_checkpoint: {choice} is not a checkpoint folder (use auto, a path, or null)")
     return choice

@@ -3,12 +3,12 @@
 Shared by SFT and GRPO. The stable API:
 
 * :func:`load_caption_dataset` -- HMD records / SFT conversation files -> ``datasets.Dataset`` with columns ``id``,
-  ``video`` (absolute path), ``caption``, ``prompt``, ``system``, ``source`` (the last three may be ``None``), plus
-  the per-line ``DataError``\\ s that were skipped.
+  ``video`` (absolute path), ``caption``, ``prompt``, ``system``, ``source``, ``start``, ``end`` (clip trims in
+  seconds; prompt, system and the trims may be ``None``), plus the per-line ``DataError``\\ s that were skipped.
 * :class:`DataCounters` -- how many videos decoded / were skipped and why. The counts live in shared memory, so the
   collator can run in DataLoader worker processes and the trainer still reads true totals with :meth:`snapshot`.
-* :func:`decode_videos` -- decode a batch's videos with ``owlcap.video`` (the one sampler), skipping and counting
-  failures instead of raising.
+* :func:`decode_videos` -- decode a batch's videos with ``owlcap.video`` (the one sampler; a trimmed example's clip
+  only, :func:`clip_sampling`), skipping and counting failures instead of raising.
 * :func:`caption_chat` -- the rendered chat of one example (prompt only, or with the caption as the answer).
 * :class:`AnswerSpan` and :func:`mask_labels` -- find the assistant answer in tokenized chats and build labels
   where only the answer tokens and the end-of-turn token count.
@@ -26,7 +26,7 @@ import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from owlcap.data.records import CaptionExample, read_caption_examples
 from owlcap.errors import DataError, VideoDecodeError
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+PromptOrder = Literal["video_first", "text_first"]
 COUNTER_NAMES = ("videos_decoded", "videos_skipped", "examples_too_long", "examples_unlabelled", "empty_batches")
 _PROBE_ANSWER = "owlcap probe answer"
 
@@ -84,15 +85,25 @@ class DataCounters:
             return dict(zip(COUNTER_NAMES, self._values[:], strict=True))
 
 
+def clip_sampling(sampling: SamplingConfig, example: dict[str, Any]) -> SamplingConfig:
+    """The frame sampler of ``example``'s clip: the configured settings within its ``start``/``end`` trims, if any.
+    ``ValueError`` when a trim contradicts the configured span."""
+    start, end = example.get("start"), example.get("end")
+    if start is None and end is None:
+        return sampling
+    return sampling.clip(start, end)
+
+
 def decode_videos(
     examples: Sequence[dict[str, Any]], sampling: SamplingConfig, counters: DataCounters | None = None
 ) -> list[tuple[dict[str, Any], SampledVideo]]:
-    """Decode each example's video; a video that fails is logged with its cause, counted, and left out."""
+    """Decode each example's video (its clip, when the example is trimmed); a video that fails is logged with its
+    cause, counted, and left out."""
     decoded = []
     for example in examples:
         try:
-            video = sampling.sample(example["video"])
-        except VideoDecodeError as exc:
+            video = clip_sampling(sampling, example).sample(example["video"])
+        except (VideoDecodeError, ValueError) as exc:
             logger.warning("skipping %s: cannot decode video (%s)", example.get("id", "?"), exc)
             if counters is not None:
                 counters.add("videos_skipped")
@@ -110,12 +121,15 @@ def caption_chat(
     with_answer: bool,
     default_prompt: str = DEFAULT_CAPTION_PROMPT,
     default_system: str | None = None,
+    prompt_order: PromptOrder = "video_first",
 ) -> str:
-    """The rendered chat for ``example``: user turn with the video, then the caption or the generation prompt."""
+    """The rendered chat for ``example``: user turn with the video (before the prompt text, or after it with
+    ``prompt_order="text_first"``), then the caption or the generation prompt."""
     prompt = example.get("prompt") or default_prompt
     system = example.get("system") or default_system
     answer = example["caption"] if with_answer else None
-    messages = build_messages(prompt, video=True, system=system, answer=answer)
+    text_first = prompt_order == "text_first"
+    messages = build_messages(prompt, video=True, system=system, answer=answer, text_first=text_first)
     return render_chat(processor, messages, add_generation_prompt=not with_answer)
 
 
@@ -199,11 +213,13 @@ class VideoCaptionCollator:
         default_system: str | None = None,
         max_length: int | None = None,
         counters: DataCounters | None = None,
+        prompt_order: PromptOrder = "video_first",
     ):
         self.processor = processor
         self.sampling = sampling
         self.default_prompt = default_prompt
         self.default_system = default_system
+        self.prompt_order = prompt_order
         self.max_length = max_length
         self.counters = counters if counters is not None else DataCounters()
         self.span = AnswerSpan.from_processor(processor)
@@ -247,6 +263,7 @@ class VideoCaptionCollator:
             with_answer=True,
             default_prompt=self.default_prompt,
             default_system=self.default_system,
+            prompt_order=self.prompt_order,
         )
 
     def _stand_in_batch(self, example: dict[str, Any]) -> dict[str, Any]:

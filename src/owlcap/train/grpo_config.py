@@ -5,7 +5,9 @@ have their own sections. Defaults are the released OwlCap GRPO code's: G = 8 com
 1024 tokens sampled at temperature 1.0, KL coefficient 0.04, learning rate 1e-6, one prompt's group per GPU per
 step, videos at 2 fps within 3584*28*28 pixels, reward = CSER + length reward (weights 1:1), a Qwen3-32B judge
 served by vLLM, checkpoints every 50 steps (10 kept), the whole model trained (vision tower included). Anything else
-``trl.GRPOConfig`` accepts goes through ``trl_args``.
+``trl.GRPOConfig`` accepts goes through ``trl_args``. What the defaults keep of owlcap's own (the fused CSER protocol,
+video-first prompts, qwen-vl-utils' 4-frame minimum, no top-k, TRL's unclamped KL) the released replay
+``configs/grpo/owlcap_released.yaml`` sets as released; docs/released-recipe.md lists every difference.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from owlcap.errors import ConfigError
 from owlcap.llm import LLMConfig
 from owlcap.reward import CSERConfig, LengthRewardConfig
+from owlcap.train.guards import RewardChecksConfig
 from owlcap.train.modeling import TrainModelConfig
 from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
 
@@ -61,6 +64,10 @@ class GRPORewardConfig(BaseModel):
     llm: LLMConfig = Field(
         default_factory=LLMConfig, description="Judge calls: timeouts, retries, concurrency, sampling, cache."
     )
+    checks: RewardChecksConfig = Field(
+        default_factory=RewardChecksConfig,
+        description="Judge preflight before the first step; stop when the judge keeps failing; warn on reward std 0.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> GRPORewardConfig:
@@ -90,7 +97,16 @@ class GRPORunConfig(TrainRunConfig):
     max_completion_length: int = Field(1024, ge=1, description="Most tokens per completion (paper: 1024).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature of the completions (paper: 1.0).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass of the completions.")
+    top_k: int = Field(
+        0, ge=0, description="Top-k filtering of the completions; 0 = off (TRL's default; the released run: 50)."
+    )
     beta: float = Field(0.04, ge=0, description="KL coefficient against the reference model (paper: 0.04; 0 = no ref).")
+    kl_log_ratio_clamp: float | None = Field(
+        None,
+        gt=0,
+        description="Clamp the KL term's log-ratio log(ref/policy) to [-c, c] per token, with no gradient where "
+        "clamped (the released trainer: 10); null = TRL's KL unclamped.",
+    )
     loss_type: Literal[LOSS_TYPES] = Field(
         "grpo",
         description="TRL loss: grpo (per-sequence mean, as the released code), dr_grpo, dapo, bnpo, cispo, sapo, "
@@ -185,6 +201,7 @@ _TRL_FIELDS = (
     "max_completion_length",
     "temperature",
     "top_p",
+    "top_k",
     "beta",
     "loss_type",
     "scale_rewards",

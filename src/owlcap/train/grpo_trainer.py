@@ -20,16 +20,18 @@ exists for one named reason and has a test in ``tests/train/test_grpo_trainer.py
     every log-prob forward (policy, old policy, reference) gets the video: the vision tower runs once per distinct
     video per pass and its features are shared by the G rows, with gradients flowing back through the sharing.
 ``compute_loss``
-    makes the current micro-batch's videos visible to the policy forward.
+    makes the current micro-batch's videos visible to the policy forward; with ``kl_log_ratio_clamp`` it also
+    hands that forward the micro-batch's reference log-probs to clamp (see :func:`clamp_kl_reference`).
 ``_load_from_checkpoint`` (``CheckpointWeightsMixin``, shared with SFT)
     resume restores the trained weights: transformers 5.20 saves Qwen-VL checkpoints in legacy keys that
     ``Trainer`` cannot load back, so a resumed run would silently restart from the base weights.
 ``_calculate_rewards``
     a completion with *any* ``None`` reward (a judge failure) or an undecodable video becomes unscorable: TRL would
-    ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function.
+    ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function, and
+    each completion's video id (the ``id`` column) in the completions table.
 
 What it reduces to: GRPO exactly as TRL computes it (advantages, loss variants, KL, clipping are TRL's), with the
-video present in every forward.
+video present in every forward; optionally the released OwlCap trainer's KL log-ratio clamp.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         decode_workers: threads decoding the distinct videos of a generation batch.
         prefetch: called with the generation batch's rows before generation starts; must not block (the recipe
             starts CSER's reference decomposition in the background with it).
+        prompt_order: ``video_first`` (default) or ``text_first`` (the released OwlCap GRPO prompt) in the user turn.
+        kl_log_ratio_clamp: clamp the KL term's log-ratio log(ref/policy) to [-c, c] (the released trainer: 10);
+            ``None`` leaves TRL's KL as it is.
     """
 
     def __init__(
@@ -87,6 +92,8 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         share_video_encoding: bool = True,
         decode_workers: int = 2,
         prefetch: Callable[[list[dict[str, Any]]], Any] | None = None,
+        prompt_order: str = "video_first",
+        kl_log_ratio_clamp: float | None = None,
         **kwargs: Any,
     ):
         if trl.__version__ != TRL_VERSION:
@@ -108,9 +115,13 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         )
         if not self._is_vlm:
             raise ConfigError("VideoGRPOTrainer needs a multimodal processor (AutoProcessor), not a tokenizer")
-        self.video_prompts = VideoPromptBuilder(processing_class, video_sampler, decode_workers=decode_workers)
+        self.video_prompts = VideoPromptBuilder(
+            processing_class, video_sampler, decode_workers=decode_workers, prompt_order=prompt_order
+        )
         self.share_video_encoding = share_video_encoding
         self.prefetch = prefetch
+        self.kl_log_ratio_clamp = kl_log_ratio_clamp
+        self._loss_inputs: dict[str, Any] | None = None  # the micro-batch whose reference log-probs get clamped
         self.video_token_id = int(self.model.config.video_token_id)
         self._prepared: PreparedBatch | None = None  # the current generation batch, while it is being scored
         self._video_plan: VideoPlan | None = None  # the rows' videos of the forward pass being run
@@ -201,7 +212,7 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     ):
         plan = self._video_plan
         if plan is None:
-            return super()._get_per_token_logps_and_entropies(
+            outputs = super()._get_per_token_logps_and_entropies(
                 model,
                 input_ids,
                 attention_mask,
@@ -211,6 +222,16 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 compute_aux_loss=compute_aux_loss,
                 **multimodal,
             )
+        else:
+            outputs = self._video_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss, plan
+            )
+        self._clamp_loss_reference(outputs[0])
+        return outputs
+
+    def _video_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss, plan
+    ):
         if len(plan) != input_ids.size(0):
             raise RuntimeError(
                 f"{len(plan)} row videos for {input_ids.size(0)} rows: the batch and its videos diverged"
@@ -244,17 +265,28 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         videos = inputs.get("videos")
-        if videos is None:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        self._video_plan = VideoPlan.from_rows(videos)
+        if self.kl_log_ratio_clamp is not None and inputs.get("ref_per_token_logps") is not None:
+            inputs = dict(inputs)  # a copy: the clamp rewrites this micro-batch's reference log-probs only
+            self._loss_inputs = inputs
+        self._video_plan = VideoPlan.from_rows(videos) if videos is not None else None
         try:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         finally:
             self._video_plan = None
+            self._loss_inputs = None
+
+    def _clamp_loss_reference(self, per_token_logps: torch.Tensor) -> None:
+        """In the loss forward (once per micro-batch): clamp the KL log-ratio against these policy log-probs."""
+        inputs, self._loss_inputs = self._loss_inputs, None
+        if inputs is not None:
+            inputs["ref_per_token_logps"] = clamp_kl_reference(
+                inputs["ref_per_token_logps"], per_token_logps, self.kl_log_ratio_clamp
+            )
 
     # -- rewards ---------------------------------------------------------------------------------------------------
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        self._log_completion_extra("video_id", [str(row.get("id", "")) for row in inputs])  # completions table
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # gathered
         mode = "train" if self.model.training else "eval"
         failed_video = torch.zeros(len(prompts), dtype=torch.bool, device=rewards.device)
@@ -272,3 +304,16 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
             rewards[unscorable] = math.nan
         self._metrics[mode]["rewards/unscorable_share"].append(unscorable.float().mean().item())
         return rewards
+
+
+def clamp_kl_reference(ref_logps: torch.Tensor, policy_logps: torch.Tensor, bound: float) -> torch.Tensor:
+    """Reference log-probs rewritten so that TRL's KL term ``exp(r - p) - (r - p) - 1`` computes the released OwlCap
+    trainer's ``x = clamp(r - p, -bound, bound)``; ``exp(x) - x - 1`` in value and in gradient.
+
+    Where ``r - p`` lies inside the bound the reference is unchanged. Where it lies outside, the reference becomes
+    ``p ± bound`` built from the live policy log-probs, so ``r - p`` is exactly ``±bound`` with zero gradient, as a
+    clamp gives. This leaves TRL's loss code untouched (no copy of it to keep in step).
+    """
+    gap = ref_logps - policy_logps.detach()
+    above, below = gap > bound, gap < -bound
+    return torch.where(above, policy_logps + bound, torch.where(below, policy_logps - bound, ref_logps))

@@ -26,7 +26,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from owlcap.errors import ConfigError, ModelLoadError
-from owlcap.models.loading import is_multimodal_config, resolve_attention, resolve_dtype
+from owlcap.models.loading import (
+    is_multimodal_config,
+    model_load_error,
+    model_source,
+    resolve_attention,
+    resolve_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +91,20 @@ def load_training_model(config: TrainModelConfig):
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    common = {"trust_remote_code": config.trust_remote_code, "local_files_only": model_source(config.name_or_path)}
     kwargs = {
         "dtype": resolve_dtype(config.dtype, device),
         "attn_implementation": resolve_attention(config.attn_implementation, device),
-        "trust_remote_code": config.trust_remote_code,
+        **common,
     }
     try:
-        hf_config = AutoConfig.from_pretrained(config.name_or_path, trust_remote_code=config.trust_remote_code)
+        hf_config = AutoConfig.from_pretrained(config.name_or_path, **common)
         if not is_multimodal_config(hf_config):
             raise ModelLoadError(f"{config.name_or_path}: not a video MLLM ({hf_config.model_type})")
         model = AutoModelForImageTextToText.from_pretrained(config.name_or_path, **kwargs)
-        processor = AutoProcessor.from_pretrained(config.name_or_path, trust_remote_code=config.trust_remote_code)
+        processor = AutoProcessor.from_pretrained(config.name_or_path, **common)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"{config.name_or_path}: cannot load model or processor ({exc})") from exc
+        raise model_load_error(config.name_or_path, exc) from exc
     model.config.use_cache = False
     logger.info(
         "loaded %s for training (%s, %s attention)", config.name_or_path, kwargs["dtype"], kwargs["attn_implementation"]

@@ -31,6 +31,11 @@ class TrainDataConfig(BaseModel):
     max_examples: int | None = Field(None, ge=1, description="Use only the first N examples (smoke runs).")
     prompt: str = Field(DEFAULT_CAPTION_PROMPT, description="User prompt for examples that do not carry their own.")
     system: str | None = Field(None, description="System prompt for examples that do not carry their own.")
+    prompt_order: Literal["video_first", "text_first"] = Field(
+        "video_first",
+        description="Where the video sits in the user turn: before the prompt text (video_first, as Qwen's examples) "
+        "or after it (text_first, as the released OwlCap GRPO code builds its prompt).",
+    )
     sampling: SamplingConfig = Field(
         default_factory=SamplingConfig.paper,
         description="Frame sampling (owlcap.video); paper: 2 fps, total_pixels 3584*28*28. factor comes from the "

@@ -8,9 +8,12 @@ train sft ...`` on several GPUs) runs :func:`run_sft`:
 3. read HMD records / SFT conversations into a dataset; bad lines are logged and skipped;
 4. the video collator decodes with ``owlcap.video`` (same sampler as captioning and evaluation), masks labels to
    the caption, and skips + counts videos that fail to decode;
-5. train with ``SFTTrainer``, resuming from the newest checkpoint when asked (default ``auto``: a re-run resumes);
-6. save the final model with its processor in ``output_dir`` (LoRA: adapter in ``output_dir/adapter`` and, by
-   default, the merged model in ``output_dir``), so ``owlcap caption --model OUTPUT_DIR`` uses it.
+5. train with ``SFTTrainer``, resuming from the newest checkpoint when asked (default ``auto``: a re-run resumes;
+   ``owlcap.train.run_dir`` refuses a resume into another model, tuning or data, and a finished run is left as it
+   is); each logged step goes to ``output_dir/metrics.jsonl`` and, as one summary line, to the log;
+6. save the final model with its processor and model card in ``output_dir`` (LoRA: adapter in
+   ``output_dir/adapter`` and, by default, the merged model in ``output_dir``), so ``owlcap caption --model
+   OUTPUT_DIR`` uses it; ``sft_result.json`` summarises the run.
 
 Why TRL's ``SFTTrainer`` rather than plain ``transformers.Trainer``: its loss runs a fused, chunked LM head (no
 ``(batch, seq, vocab)`` logits: long captions over thousands of video tokens fit), it logs token accuracy and
@@ -40,9 +43,11 @@ from trl import SFTConfig, SFTTrainer
 from owlcap.config import load_config
 from owlcap.errors import ConfigError
 from owlcap.models.inputs import vision_factor
-from owlcap.train.checkpoints import CheckpointWeightsMixin, resolve_resume
+from owlcap.train.callbacks import SFT_SUMMARY_KEYS, MetricsFileCallback, quiet_console
+from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.run_dir import METRICS_FILE, checkpoint_step, describe_finished, finish_run, plan_run, start_run
 from owlcap.train.saving import end_process_group, save_final_model
 from owlcap.train.sft_config import SFTRunConfig
 
@@ -122,6 +127,11 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
     args = build_sft_args(config)
     if not args.should_log:
         logging.getLogger("owlcap").setLevel(logging.WARNING)  # rank 0 speaks for everyone
+    plan = plan_run(config, "sft")  # before anything heavy: a finished run, or a resume into another run, ends here
+    if plan.finished is not None:
+        logger.warning(describe_finished(plan))
+        return SFTResult(**plan.finished)
+    start_run(plan, config, main_process=args.process_index == 0)
     model, processor = load_training_model(config.model)
     peft_config = prepare_model(model, config.model)
 
@@ -147,6 +157,7 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
         default_system=config.data.system,
         max_length=config.data.max_length,
         counters=counters,
+        prompt_order=config.data.prompt_order,
     )
     trainer = VideoSFTTrainer(
         model=model,
@@ -156,29 +167,31 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
         processing_class=processor,
         data_collator=collator,
         peft_config=peft_config,
-        callbacks=callbacks,
+        callbacks=[MetricsFileCallback(Path(config.output_dir) / METRICS_FILE, SFT_SUMMARY_KEYS), *(callbacks or [])],
         data_counters=counters,
     )
+    quiet_console(trainer)
     params = count_parameters(trainer.model)
     logger.info("%s (%s tuning)", params, config.model.tuning)
 
-    resume = resolve_resume(config)
+    resume = plan.resume
     output = trainer.train(resume_from_checkpoint=resume)
-    final_model, adapter = save_final_model(trainer, config)
+    final_model, adapter = save_final_model(trainer, config, recipe="sft")
+    trained = trainer.state.global_step - (checkpoint_step(resume) if resume else 0)
     result = SFTResult(
         output_dir=config.output_dir,
         final_model=final_model,
         adapter=adapter,
         global_step=trainer.state.global_step,
-        train_loss=getattr(output, "training_loss", None),
+        train_loss=getattr(output, "training_loss", None) if trained else None,  # no step, no loss (not 0.0)
         resumed_from=resume,
         trainable_parameters=params.trainable,
         total_parameters=params.total,
         bad_lines=len(bad_lines),
         data=trainer.data_totals(),
     )
+    finish_run(plan, asdict(result), main_process=trainer.is_world_process_zero())
     if trainer.is_world_process_zero():
-        Path(config.output_dir, "sft_result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
         logger.info("SFT done: %s", json.dumps(asdict(result)))
     return result
 

@@ -1,17 +1,22 @@
 """Builders of the unit tasks shared by FGE, CSER and the evaluators. Pure: they only describe requests.
 
 Run one with any backend: ``units = (await judge.run(decompose_task(caption))).units``. Each task carries its
-offline recipe for the ``rules`` backend, and a ``check`` that rejects verdict lists of the wrong length.
+offline recipe for the ``rules`` backend, and a ``check`` that rejects verdict lists of the wrong length. The rules
+backend cannot tell a contradiction from an omission: under the ``conflict`` criterion it still answers by support
+(word overlap), a stand-in for tests and demos, not a judge of that criterion.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from owlcap.llm.choices import parse_choice
 from owlcap.llm.media import video_fingerprint
 from owlcap.llm.task import Task
 from owlcap.units import prompts
 from owlcap.units.schemas import PairJudgement, UnitList, VerdictList
+
+Criterion = Literal["coverage", "conflict"]
 
 
 def _verdict(flag: bool) -> str:
@@ -41,14 +46,15 @@ def decompose_task(caption: str) -> Task:
     )
 
 
-def verify_text_task(units: list[str], text: str) -> Task:
-    """(b) Is each unit supported by ``text`` (as a whole)? → ``VerdictList`` parallel to ``units``."""
+def verify_text_task(units: list[str], text: str, *, criterion: Criterion = "coverage") -> Task:
+    """(b) Is each unit supported by ``text`` (as a whole)? → ``VerdictList`` parallel to ``units``. Under
+    ``criterion="conflict"``: is it consistent with ``text`` (only a contradiction is "no")?"""
     units = list(units)
     return Task(
         kind="units.verify_text",
-        version=prompts.VERSIONS["units.verify_text"],
+        version=prompts.version("units.verify_text", criterion),
         messages=[
-            {"role": "system", "content": prompts.VERIFY_TEXT_SYSTEM},
+            {"role": "system", "content": prompts.verify_text_system(criterion)},
             {"role": "user", "content": prompts.verify_text_user(units, text)},
         ],
         schema=VerdictList,
@@ -79,9 +85,47 @@ def verify_video_task(units: list[str], video: Any, *, video_key: str | None = N
     )
 
 
-def judge_pair_task(prediction: str, reference: str, reference_units: list[str]) -> Task:
+UNIT_CHOICES = ("yes", "no")
+
+
+def parse_unit_verdict(text: str) -> dict[str, Any]:
+    """A per-unit answer as ``{"verdict": "yes"|"no", "p_yes": float | None}``; ``p_yes`` is set when the backend
+    decided from the model's probabilities (``owlcap.llm.choices``). ``ValueError`` when the answer is neither."""
+    verdict, probs = parse_choice(text, UNIT_CHOICES)
+    return {"verdict": verdict, "p_yes": None if probs is None else float(probs.get("yes", 0.0))}
+
+
+def verify_unit_task(
+    unit: str, video: Any, *, video_key: str | None = None, path: str | None = None, probabilities: bool = False
+) -> Task:
+    """(c), one unit per request: is ``unit`` shown by the video? → ``{"verdict", "p_yes"}`` (see
+    ``parse_unit_verdict``). ``probabilities`` asks the backend to decide from the next-token probabilities of
+    "yes" and "no" where it can (hf logits, server logprobs), else from the text. Only a video model can answer."""
+    part: dict[str, Any] = {"type": "video", "video": video}
+    if path is not None:
+        part["path"] = str(path)
+    return Task(
+        kind="units.verify_unit",
+        version=prompts.VERSIONS["units.verify_unit"],
+        messages=[
+            {"role": "system", "content": prompts.VERIFY_UNIT_SYSTEM},
+            {"role": "user", "content": [part, {"type": "text", "text": prompts.verify_unit_user(unit)}]},
+        ],
+        schema=None,
+        parse=parse_unit_verdict,
+        inputs={"unit": unit, "video": video_key or video_fingerprint(video)},
+        options={"choices": list(UNIT_CHOICES)} if probabilities else {},
+        on_invalid="resample",
+        offline=None,
+    )
+
+
+def judge_pair_task(
+    prediction: str, reference: str, reference_units: list[str], *, criterion: Criterion = "coverage"
+) -> Task:
     """CSER in one request per prediction: split ``prediction``, judge its units against ``reference`` and each of
-    the (cached) ``reference_units`` against ``prediction`` → ``PairJudgement``."""
+    the (cached) ``reference_units`` against ``prediction`` → ``PairJudgement``; ``criterion`` as in
+    ``verify_text_task``."""
     reference_units = list(reference_units)
     m = len(reference_units)
 
@@ -106,9 +150,9 @@ def judge_pair_task(prediction: str, reference: str, reference_units: list[str])
 
     return Task(
         kind="units.judge_pair",
-        version=prompts.VERSIONS["units.judge_pair"],
+        version=prompts.version("units.judge_pair", criterion),
         messages=[
-            {"role": "system", "content": prompts.JUDGE_PAIR_SYSTEM},
+            {"role": "system", "content": prompts.judge_pair_system(criterion)},
             {"role": "user", "content": prompts.judge_pair_user(prediction, reference, reference_units)},
         ],
         schema=PairJudgement,

@@ -76,19 +76,22 @@ def run_sft(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
 
 
 def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
-    from owlcap.train.checkpoints import resolve_resume
+    from owlcap.errors import TrainingStopped
     from owlcap.train.grpo import train_grpo
 
     config = stage.config
-    resumed_from = resolve_resume(config)
-    trainer = train_grpo(config)
+    result = train_grpo(config)
+    if result.stopped:  # reward.checks ended it (a failing judge, no learning signal): the stage failed
+        raise TrainingStopped(
+            f"GRPO stopped at step {result.global_step}: {result.stopped}. Its checkpoint is saved; once the cause "
+            "is fixed, run the same command again to resume from it."
+        )
     steps = [entry for entry in log_history(config.output_dir) if "reward_std" in entry]
-    lora_only = config.model.tuning == "lora" and not config.merge_lora
-    final_model = str(Path(config.output_dir) / "adapter") if lora_only else config.output_dir
+    final_model = result.final_model
     return {
         "model": _in_run_dir(final_model, context),
-        "global_step": trainer.state.global_step,
-        "resumed_from": resumed_from,
+        "global_step": result.global_step,
+        "resumed_from": result.resumed_from,
         "steps_logged": len(steps),
         "steps_with_reward_std": sum(entry["reward_std"] > 0 for entry in steps),
         "steps_with_grad": sum(entry.get("grad_norm", 0) > 0 for entry in steps),

@@ -1,0 +1,117 @@
+"""The settings every benchmark run shares: where captions come from, the run folder, the report, presets.
+
+A benchmark config (``VDCEvalConfig``, ``DreamEvalConfig``) adds its data, its judge protocol and its scoring
+switches. ``preset`` fills every field the user did not set with the preset's value (``apply_preset``), so a YAML
+file or a command line only names what differs from the official protocol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from owlcap.config import deep_merge
+from owlcap.errors import ConfigError
+from owlcap.models.loading import ModelOptions
+from owlcap.models.mllm import GenerationOptions
+from owlcap.video import SamplingConfig
+
+
+class CaptionSource(BaseModel):
+    """A caption file to judge (owlcap's ``caption`` output or another tool's JSONL: map its fields here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(..., description="JSONL of captions (or, for VDC, a folder with one <dimension>.jsonl each).")
+    id_field: str = Field("id", description="Field holding the benchmark id (dotted path for nested fields).")
+    caption_field: str = Field("caption", description="Field holding the caption text (dotted path allowed).")
+    dimension_field: str = Field(
+        "dimension", description="VDC: field naming the dimension; without it the id must read '<dimension>/<id>'."
+    )
+
+
+class CaptioningConfig(BaseModel):
+    """Caption the benchmark's videos before judging (used when no caption file is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    videos: Path = Field(..., description="Folder of videos named by benchmark id, or a JSONL manifest (id, video).")
+    model: str = Field(..., description="HF hub id or path of a video MLLM, or openai:<model>@<url> (e.g. vLLM).")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Frame sampling (owlcap.video).")
+    generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Decoding settings.")
+    model_options: ModelOptions = Field(default_factory=ModelOptions, description="In-process model: dtype/device.")
+    batch_size: int = Field(4, ge=1, description="In-process model: videos per generate call.")
+    decode_workers: int = Field(4, ge=1, description="Threads decoding videos ahead of the model.")
+    concurrency: int = Field(16, ge=1, description="Server model: caption requests in flight at once.")
+    request_timeout_s: float = Field(600.0, gt=0, description="Server model: limit of one caption request, seconds.")
+    video_transport: Literal["frames", "video_url"] = Field(
+        "frames", description="Server model: send sampled frames (JPEG images) or the video file (vLLM video_url)."
+    )
+
+
+class ReportConfig(BaseModel):
+    """What the report computes beyond the official numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap_samples: int = Field(
+        1000, ge=0, description="Bootstrap resamples over videos for the intervals (0: none)."
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="Coverage of the bootstrap intervals.")
+    seed: int = Field(0, description="Seed of the bootstrap resampling.")
+    plots: bool = Field(True, description="Write PNG bar plots beside report.md.")
+
+
+class EvalRunConfig(BaseModel):
+    """Fields every benchmark run has. Give ``captions`` (judge a file) or ``captioning`` (caption first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(..., description="Run folder: run.json, captions, items.jsonl, report.json/md, plots.")
+    prompts: str = Field(
+        "auto",
+        description="Prompt set: auto (official file beside the annotations, else owlcap's), official, "
+        "owlcap, or the path of a JSON file in the official layout.",
+    )
+    captions: CaptionSource | None = Field(None, description="Captions to judge (skips captioning).")
+    captioning: CaptioningConfig | None = Field(None, description="Caption the videos first (when no captions).")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Intervals and plots.")
+    limit: int | None = Field(None, ge=1, description="Judge only the first N benchmark items (smoke runs).")
+    overwrite: bool = Field(
+        False, description="Start the run folder afresh even if it was made with another judge or prompt set."
+    )
+    rejudge_failed: bool = Field(
+        True, description="On a re-run, judge again the items whose judge calls failed (else keep their failure)."
+    )
+
+    @model_validator(mode="after")
+    def _one_caption_source(self) -> EvalRunConfig:
+        if self.captions is None and self.captioning is None:
+            raise ValueError("give captions (--captions FILE) or captioning (--videos DIR --model M)")
+        if self.captions is not None and self.captioning is not None:
+            raise ValueError("give either captions (judge a file) or captioning (caption videos), not both")
+        return self
+
+
+def apply_preset(data: Any, presets: dict[str, dict[str, Any]], default: str) -> Any:
+    """Merge the named preset's values under ``data`` (a dict from YAML/CLI): what the user set wins."""
+    if not isinstance(data, dict):
+        return data
+    name = data.get("preset", default)
+    if name not in presets:
+        raise ConfigError(f"preset: unknown preset {name!r}; choose from {', '.join(presets)}")
+    return deep_merge(presets[name], {**data, "preset": name})
+
+
+def deviations(values: dict[str, Any], preset_values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The fields of ``values`` whose value differs from the preset's (dotted names), for the report."""
+    changed: dict[str, Any] = {}
+    for key, official in preset_values.items():
+        value = values.get(key)
+        if isinstance(official, dict) and isinstance(value, dict):
+            changed |= deviations(value, official, f"{prefix}{key}.")
+        elif value != official:
+            changed[f"{prefix}{key}"] = {"value": value, "preset": official}
+    return changed

@@ -1,0 +1,156 @@
+"""DREAM-1K (AutoDQ) judge prompts and the official parsers of their answers.
+
+Three calls per sample: events extracted from the prediction; the GT events judged against the prediction
+(recall); the extracted events judged against the reference (precision). Each answer is parsed exactly as Tarsier's
+``evaluate_dream_gpt.py`` does (``parse_events``, ``clean_entailment``, ``entailment_parser``); an answer that does
+not parse is sampled again, up to the judge's ``parse_attempts`` (official 10), by ``owlcap.llm``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from owlcap.eval.dream1k.config import DreamProtocol
+from owlcap.eval.prompt_sets import PromptSet, fill
+from owlcap.llm import Message
+
+EXTRACT_KIND, ENTAIL_KIND = "dream1k.events", "dream1k.entailment"
+VERSION = "1"
+LABELS = ("entailment", "neutral", "contradiction")
+
+REQUIRED = {
+    ("caption_prompt",): (),
+    ("judge", "event_extraction", "user"): ("CAPTION",),
+    ("judge", "entailment", "user"): ("DESCRIPTION", "EVENTS_PYTHON_REPR"),
+}
+"""Every text a DREAM-1K prompt set must hold, with the placeholders it must contain."""
+
+_FENCES = ("```json", "```python")
+
+
+def _unfence(text: str) -> str:
+    """The official fence removal: only when the text *starts* with a fence, every fence and ``` go."""
+    for fence in _FENCES:
+        if text.startswith(fence):
+            return text.replace(fence, "").replace("```", "").strip()
+    return text
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def parse_events(text: str) -> dict[str, Any]:
+    """Event extraction's answer: fences removed, ``ast.literal_eval(text)['events']``, a list whose first item (if
+    any) is a string (only the first is checked, as officially). Returns the events and their Python repr (what the
+    precision prompt shows, exactly as ``str(list)`` would)."""
+    body = _unfence(text)
+    try:
+        value = ast.literal_eval(body)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"not a Python literal ({type(exc).__name__}): {text[:200]!r}") from None
+    try:
+        events = value["events"]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(f"no 'events' in the answer: {text[:200]!r}") from None
+    if not isinstance(events, list) or (events and not isinstance(events[0], str)):
+        raise ValueError(f"'events' is not a list of strings: {text[:200]!r}")
+    return {"events": _jsonable(events), "repr": str(events)}
+
+
+def clean_entailment(text: str) -> str:
+    """The official clean-up of an entailment answer before ``json.loads``, step by step in the official order
+    (``\\s+`` turns every newline into a space first, so the later newline patterns never match)."""
+    text = text.strip()
+    text = re.sub(r"\n+", "\n", text)
+    text = re.sub(r"\s+", " ", text)
+    text = _unfence(text)
+    if not text.startswith("{"):
+        text = "{" + text
+    if not text.endswith("}"):
+        text = text + "}"
+    text = text.replace("True", "true").replace("False", "false")
+    text = text.replace("} {", "}, {").replace("}{", "}, {")
+    for closing in ("}", "]"):
+        for dangling in (",\n", ", \n"):
+            text = text.replace(dangling + closing, "\n" + closing)
+        text = text.replace(", " + closing, closing).replace("," + closing, closing)
+    text = text.replace("[Placeholder]", "null")
+    return text.replace("{Events:", "").strip()
+
+
+def entailment_parser(expected: int) -> Callable[[str], list[dict[str, Any]]]:
+    """The parser of an entailment answer for a list of ``expected`` events (0: the other caption stood in)."""
+
+    def parse_entailment(text: str) -> list[dict[str, Any]]:
+        cleaned = clean_entailment(text)
+        try:
+            filled = json.loads(cleaned)["events"]
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"not the expected JSON ({type(exc).__name__}): {text[:200]!r}") from None
+        wanted = expected if expected else 1
+        if not isinstance(filled, list | dict | str) or len(filled) != wanted:
+            count = len(filled) if isinstance(filled, list | dict | str) else "no"
+            raise ValueError(f"{count} event(s) judged, {wanted} expected")
+        judged = []
+        for event in filled:
+            relationship = event.get("relationship") if isinstance(event, dict) else None
+            if not isinstance(relationship, str) or relationship.strip().lower() not in LABELS:
+                raise ValueError(f"invalid relationship in {str(event)[:120]!r}")
+            judged.append(
+                {
+                    "event": _jsonable(event.get("event")),
+                    "relationship": relationship.strip().lower(),
+                    "reason": _jsonable(event.get("reason")),
+                }
+            )
+        return judged
+
+    return parse_entailment
+
+
+def extraction_caption(prediction: str, protocol: DreamProtocol) -> str:
+    caption = prediction.lower() if protocol.lowercase_captions else prediction
+    return caption.replace('"', "'") if protocol.quote_replace_in_extraction else caption
+
+
+def extraction_messages(prompts: PromptSet, prediction: str, protocol: DreamProtocol) -> list[Message]:
+    """Event extraction from the prediction: one user message, no system message (official)."""
+    user = fill(prompts.get("judge", "event_extraction", "user"), CAPTION=extraction_caption(prediction, protocol))
+    return [{"role": "user", "content": user}]
+
+
+def render_events(events: list[Any], events_repr: str | None, protocol: DreamProtocol) -> str:
+    if protocol.events_render == "json":
+        return json.dumps(events, ensure_ascii=False)
+    return events_repr if events_repr is not None else str(events)
+
+
+def entailment_messages(
+    prompts: PromptSet,
+    description: str,
+    events: list[Any],
+    other_caption: str,
+    protocol: DreamProtocol,
+    *,
+    events_repr: str | None = None,
+) -> list[Message]:
+    """Judge ``events`` against ``description``. An empty list is replaced by ``[other_caption]`` with newlines as
+    spaces, as officially (the judge must still answer one item; its label is ignored)."""
+    lower = str.lower if protocol.lowercase_captions else str
+    if events:
+        rendered = render_events(events, events_repr, protocol)
+    else:
+        rendered = render_events([lower(other_caption).replace("\n", " ")], None, protocol)
+    user = fill(prompts.get("judge", "entailment", "user"), DESCRIPTION=lower(description), EVENTS_PYTHON_REPR=rendered)
+    return [{"role": "user", "content": user}]

@@ -1,0 +1,65 @@
+"""``reaggregate``: rebuild a run's report from its ``items.jsonl``, under its own or another preset, no judge.
+
+The judge's raw answers are in the items, so every scoring rule (exclusions, parse-failure policy, casts, F1 mode,
+macro/micro...) can be applied again. What was asked of the judge (model, sampling, prompt set) cannot change: the
+report says which preset's judge made the run and which preset's rules scored it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from owlcap.errors import ConfigError
+from owlcap.eval.config import ReportConfig
+from owlcap.eval.report import EvalResult, write_outputs
+from owlcap.eval.runner import completeness
+from owlcap.eval.runs import RunDir, read_items
+
+
+def _benchmark(name: str):
+    if name == "vdc":
+        from owlcap.eval.vdc import config, report
+
+        return config, report, "auroracap"
+    if name == "dream1k":
+        from owlcap.eval.dream1k import config, report
+
+        return config, report, "tarsier"
+    raise ConfigError(f"unknown benchmark {name!r} in the run folder")
+
+
+def reaggregate(
+    run_dir: str | Path,
+    preset: str | None = None,
+    *,
+    scoring: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    report: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Re-score ``run_dir`` under ``preset`` (default: the run's) with ``scoring`` overrides (switch -> value) and
+    ``report`` settings (bootstrap samples, plots...). Writes into ``out``: by default the run folder itself when
+    nothing changes, else ``<run>/rescored-<preset>``."""
+    run_dir = Path(run_dir)
+    records = read_items(run_dir)
+    header = RunDir(run_dir).header() or {}
+    benchmark = header.get("benchmark") or (records[0].get("benchmark") if records else None)
+    config_module, report_module, default = _benchmark(str(benchmark))
+    judged_with = header.get("preset") or default
+    preset = preset or judged_with
+    if preset not in config_module.PRESETS:
+        raise ConfigError(f"preset: {preset!r} is not a {benchmark} preset ({', '.join(config_module.PRESETS)})")
+    rules = config_module.scoring_for(preset, scoring)
+    saved = ((header.get("config") or {}).get("report") or {}) | (report or {})
+    settings = ReportConfig.model_validate(saved)
+    built = report_module.build_report(header, records, rules, preset, settings)
+    if preset != judged_with:
+        built["notes"].append(
+            f"judged with preset {judged_with}'s judge settings; scored here with preset {preset}'s rules"
+        )
+    built["rescored_from"] = str(run_dir)
+    changed = preset != judged_with or bool(scoring)
+    target = Path(out) if out is not None else (run_dir / f"rescored-{preset}" if changed else run_dir)
+    plot = (lambda folder: report_module.plot(built, folder)) if settings.plots else None
+    write_outputs(target, built, report_module.markdown(built), plot)
+    return EvalResult(target, built, *completeness(built["counts"]))

@@ -1,0 +1,243 @@
+"""What every benchmark run does around its own judging: caption (optionally), resume, judge, count, compact.
+
+A benchmark plans its items (``PlannedItem``: key, hash of the judge's inputs, what to judge) and gives the
+coroutine that judges one; ``execute`` reuses the items already judged with the same inputs, judges the rest
+concurrently through a ``JudgeSession``, appends each record as it finishes, and rewrites ``items.jsonl`` in
+benchmark order at the end. ``caption_step`` captions the benchmark's videos first when no caption file is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from owlcap.data.sources import VideoItem, collect_videos
+from owlcap.errors import DataError
+from owlcap.eval.config import CaptioningConfig
+from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, run_judging
+from owlcap.eval.report import EvalResult, write_outputs
+from owlcap.eval.runs import RunDir
+from owlcap.jsonl import JsonlWriter
+from owlcap.llm import StatsSnapshot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PlannedItem:
+    """One item to judge: its key in ``items.jsonl``, the hash of everything the judge will see, the benchmark's
+    payload; or ``final``, a record written as it is (an item without a caption)."""
+
+    key: str
+    input_hash: str
+    payload: Any = None
+    final: dict[str, Any] | None = None
+
+
+@dataclass
+class Execution:
+    records: list[dict[str, Any]]
+    reused: int = 0
+    judged: int = 0
+    not_judged: int = 0
+    stopped: str | None = None
+    errors: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+def execute(
+    run: RunDir,
+    header: dict[str, Any],
+    items: list[PlannedItem],
+    judge: JudgeConfig,
+    judge_one: Callable[[JudgeSession, PlannedItem], Awaitable[dict[str, Any] | None]],
+    *,
+    overwrite: bool,
+    rejudge_failed: bool,
+    description: str,
+) -> Execution:
+    """Judge what is not judged yet; ``KeyboardInterrupt`` propagates after the written records are safe."""
+    existing = run.open(header, overwrite=overwrite)
+    todo: list[PlannedItem] = []
+    finals: list[dict[str, Any]] = []
+    reused = 0
+    for item in items:
+        old = existing.get(item.key)
+        if item.final is not None:
+            if old != item.final:
+                finals.append(item.final)
+            continue
+        reusable = old is not None and old.get("input_hash") == item.input_hash
+        if reusable and (old.get("status") == "judged" or not rejudge_failed):
+            reused += 1
+        else:
+            todo.append(item)
+    execution = Execution(records=[], reused=reused, cost=cost(StatsSnapshot(), 0.0))
+    session = JudgeSession(judge)
+    try:
+        with JsonlWriter(run.items_path) as writer:
+            for record in finals:
+                writer.write(record)
+            if todo:
+                logger.info("%s: judging %d item(s), reusing %d", description, len(todo), reused)
+                run_judging(session, session.preflight())
+                before = session.llm.stats.snapshot()
+                outcome = run_judging(
+                    session,
+                    judge_items(
+                        session,
+                        todo,
+                        len(todo),
+                        lambda item: judge_one(session, item),
+                        writer.write,
+                        description=description,
+                    ),
+                )
+                execution.judged, execution.not_judged = outcome.written, outcome.not_judged
+                execution.stopped, execution.errors = outcome.stopped, outcome.errors
+                execution.cost = cost(session.llm.stats.snapshot() - before, outcome.wall_s)
+    finally:
+        session.llm.close()
+    execution.records = run.compact([item.key for item in items])
+    return execution
+
+
+def cost(delta: Any, wall_s: float) -> dict[str, Any]:
+    """The judging cost of this invocation from the ``owlcap.llm`` counters."""
+    return {
+        "requests": delta.requests,
+        "retried_requests": delta.retries,
+        "resampled_answers": delta.repairs,
+        "failed_calls": delta.failures,
+        "cache_hits": delta.cache_hits,
+        "prompt_tokens": delta.prompt_tokens,
+        "completion_tokens": delta.completion_tokens,
+        "prompt_chars": delta.prompt_chars,
+        "completion_chars": delta.completion_chars,
+        "wall_s": round(wall_s, 3),
+        "requests_per_s": round(delta.requests / wall_s, 3) if wall_s > 0 else None,
+    }
+
+
+@dataclass(frozen=True)
+class CaptionJob:
+    """One caption to make: its id in the caption file, the benchmark video it shows, and its prompt."""
+
+    caption_id: str
+    video_id: str
+    prompt: str
+
+
+def caption_step(config: CaptioningConfig, jobs: list[CaptionJob], out_path: Path) -> dict[str, Any]:
+    """Caption ``jobs`` into ``out_path`` (resumable) with the configured model; returns the summary, with the
+    benchmark videos that have no file under ``config.videos``."""
+    from owlcap.eval.captioning import CaptionConfig, caption_videos
+    from owlcap.eval.engines import load_caption_engine
+    from owlcap.llm import LLMConfig
+
+    if not config.videos.exists():
+        raise DataError(config.videos, "no such folder or manifest of benchmark videos (captioning.videos)")
+    found, bad = collect_videos([config.videos])
+    by_id: dict[str, VideoItem] = {}
+    for item in found:
+        by_id.setdefault(item.id, item)
+        by_id.setdefault(Path(item.id).name, item)
+    items, missing = [], []
+    for job in jobs:
+        video = by_id.get(job.video_id)
+        if video is None:
+            missing.append(job.video_id)
+            continue
+        extra = (("prompt", job.prompt), ("benchmark_id", job.video_id))
+        items.append(VideoItem(job.caption_id, video.video, extra, start=video.start, end=video.end))
+    missing = sorted(set(missing))
+    if missing:
+        logger.warning(
+            "%d benchmark video(s) have no file under %s (first: %s)", len(missing), config.videos, missing[0]
+        )
+    summary: dict[str, Any] = {"videos_missing": missing, "bad_inputs": [str(e) for e in bad]}
+    if not items:
+        return summary
+    llm = LLMConfig(
+        concurrency=config.concurrency,
+        request_timeout_s=config.request_timeout_s,
+        max_retries=3,
+        cache=False,
+        video_transport=config.video_transport,
+    )
+    engine = load_caption_engine(config.model, config.model_options, llm=llm, vision_factor=config.sampling.factor)
+    caption_config = CaptionConfig(
+        sampling=config.sampling,
+        generation=config.generation,
+        model_options=config.model_options,
+        batch_size=config.batch_size,
+        decode_workers=config.decode_workers,
+    )
+    try:
+        result = caption_videos(items, out_path, engine, caption_config)
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
+    return summary | result.to_dict()
+
+
+def finish(
+    config: Any,
+    run: RunDir,
+    header: dict[str, Any],
+    execution: Execution,
+    *,
+    facts: dict[str, Any],
+    notes: list[str],
+    build: Callable[..., dict[str, Any]],
+    markdown: Callable[[dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], list[Path]],
+) -> EvalResult:
+    """Record what the run was (``facts``: judge, prompts, captions, data...) in ``run.json``, build the report
+    from the records and write it. ``config`` is the benchmark's run config (scoring, preset, report settings)."""
+    if execution.stopped:
+        notes = [*notes, execution.stopped]
+    if execution.errors:
+        notes = [
+            *notes,
+            f"{len(execution.errors)} item(s) hit an unexpected error (a bug; see the log): {execution.errors[0]}",
+        ]
+    header |= facts | {
+        "notes": notes,
+        "last_run": {
+            "cost": execution.cost,
+            "reused_items": execution.reused,
+            "judged_items": execution.judged,
+            "not_judged_items": execution.not_judged,
+        },
+    }
+    run.write_header(header)
+    report = build(header, execution.records, config.scoring, config.preset, config.report)
+    report["counts"]["not_judged"] = execution.not_judged
+    write_outputs(
+        config.out, report, markdown(report), (lambda out: plot(report, out)) if config.report.plots else None
+    )
+    return EvalResult(config.out, report, *completeness(report["counts"]))
+
+
+def completeness(counts: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether every item was judged without a failed call, and what was not."""
+    problems = []
+    if counts.get("failed"):
+        problems.append(f"{counts['failed']} item(s) with failed judge calls ({counts.get('failed_calls')})")
+    if counts.get("no_caption"):
+        problems.append(f"{counts['no_caption']} item(s) without a caption")
+    if counts.get("not_judged"):
+        problems.append(f"{counts['not_judged']} item(s) not judged (the run stopped); re-run to resume")
+    return not problems, problems
+
+
+def caption_notes(prompts_name: str, bad_lines: list[str]) -> list[str]:
+    notes = [] if prompts_name != "owlcap" else ["prompt set: owlcap's own (not the official texts)"]
+    if bad_lines:
+        notes.append(f"{len(bad_lines)} unreadable caption line(s), first: {bad_lines[0]}")
+    return notes

@@ -1,0 +1,155 @@
+"""The VDC report: ``report.json`` content, the papers' table (Acc x100 / Score per dimension + average), a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from owlcap.eval.config import ReportConfig, deviations
+from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
+from owlcap.eval.report import ci, item_counts, now, num, pct, provenance_lines, repeat_spread, table, version
+from owlcap.eval.vdc.config import PRESETS, VDCScoring
+from owlcap.eval.vdc.scoring import aggregate, headline
+
+PARSE_FAILURES = ("unparsable", "missing_key", "bad_score")
+
+
+def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
+    return [call for q in record.get("questions", []) for call in (q.get("answer_call"), q.get("verdict_call"))]
+
+
+def build_report(
+    header: dict[str, Any], records: list[dict[str, Any]], scoring: VDCScoring, preset: str, settings: ReportConfig
+) -> dict[str, Any]:
+    """The whole report from the run header and the item records (no judge needed)."""
+    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
+    by_repeat = {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
+    results = aggregate(
+        by_repeat[repeats[0]],
+        scoring,
+        bootstrap_samples=settings.bootstrap_samples,
+        confidence=settings.confidence,
+        seed=settings.seed,
+    )
+    report: dict[str, Any] = {
+        "benchmark": "vdc",
+        "preset": preset,
+        "created": now(),
+        "owlcap_version": version(),
+        "judge": header.get("judge"),
+        "prompts": header.get("prompts"),
+        "captions": header.get("captions"),
+        "protocol": header.get("protocol"),
+        "scoring": scoring.model_dump(),
+        "deviations_from_preset": deviations(scoring.model_dump(), PRESETS[preset]["scoring"], "scoring."),
+        "confidence": settings.confidence,
+        "bootstrap_samples": settings.bootstrap_samples,
+        "data": header.get("data"),
+        "results": results,
+        "headline": headline(results),
+        "counts": item_counts(by_repeat[repeats[0]], _calls),
+        "last_run": header.get("last_run"),
+        "notes": _notes(header, results, preset),
+    }
+    judge_deviations = header.get("judge_deviations") or {}
+    report["deviations_from_preset"] |= judge_deviations
+    if len(repeats) > 1:
+        headlines = [headline(aggregate(by_repeat[k], scoring)) for k in repeats]
+        report["repeats"] = {"count": len(repeats), "spread": repeat_spread(headlines)}
+    return report
+
+
+def _notes(header: dict[str, Any], results: dict[str, Any], preset: str) -> list[str]:
+    notes = list(header.get("notes") or [])
+    for name, values in results["dimensions"].items():
+        if values.get("withheld"):
+            notes.append(f"{name}: {values['withheld']}")
+        failures = sum(values["verdicts"].get(kind, 0) for kind in PARSE_FAILURES)
+        if preset == "lmms" and failures:
+            notes.append(
+                f"{name}: lmms-eval 0.7.3 would have crashed on {failures} unparsable or non-numeric verdict(s); "
+                "owlcap applied on_parse_failure instead"
+            )
+    return notes
+
+
+def markdown(report: dict[str, Any]) -> str:
+    results = report["results"]
+    rows = []
+    for name, values in [*results["dimensions"].items(), ("average", results["average"])]:
+        kept = f"{values['videos_kept']}/{values['videos']}" if "videos" in values else f"{values['dimensions']} dims"
+        rows.append(
+            [
+                f"**{name}**" if name == "average" else name,
+                pct(values["acc"]),
+                num(values["score"]),
+                ci(values.get("acc_ci")),
+                ci(values.get("score_ci"), scale=1.0),
+                kept,
+                pct(values["micro_acc"]),
+                num(values["micro_score"]),
+            ]
+        )
+    level = round(100 * report.get("confidence", 0.95))
+    header = [
+        "dimension",
+        "Acc",
+        "Score",
+        f"Acc {level}% CI",
+        f"Score {level}% CI",
+        "videos kept",
+        "micro Acc",
+        "micro Score",
+    ]
+    parts = ["# VDC (VDCscore)", "", *provenance_lines(report), "", table(header, rows), ""]
+    parts.append(
+        "Acc x100 and Score (0-5) as the papers print them: unweighted means over the kept videos of each video's "
+        "mean (the official rule); micro = pooled over the same questions. The average is the unweighted mean of "
+        "the dimensions (a convention; no official script computes it). Intervals: bootstrap over videos."
+    )
+    left_out = {n: v["videos_left_out"] for n, v in results["dimensions"].items() if v["videos_left_out"]}
+    if left_out:
+        parts += ["", "Videos left out: " + "; ".join(f"{n} {dict(v)}" for n, v in left_out.items())]
+    if report.get("repeats"):
+        spread = report["repeats"]["spread"]
+        repeat_rows = [
+            [name, pct(s["mean"]) if name.endswith("acc") else num(s["mean"]), _std(name, s)]
+            for name, s in spread.items()
+        ]
+        parts += [
+            "",
+            f"## Judge noise over {report['repeats']['count']} repeats",
+            "",
+            table(["figure", "mean", "std"], repeat_rows),
+        ]
+    if report.get("notes"):
+        parts += ["", "## Notes", "", *[f"- {note}" for note in report["notes"]]]
+    return "\n".join(parts) + "\n"
+
+
+def _std(name: str, spread: dict[str, Any]) -> str:
+    if spread["std"] is None:
+        return "-"
+    return pct(spread["std"]) if name.endswith("acc") else num(spread["std"], 3)
+
+
+def plot(report: dict[str, Any], out: Path) -> list[Path]:
+    results = report["results"]
+    entries = [*results["dimensions"].items(), ("average", results["average"])]
+    groups = [name for name, _ in entries]
+    panels = [
+        {
+            "groups": groups,
+            "series": {"Acc": scaled([v["acc"] for _, v in entries], 100)},
+            "intervals": {"Acc": scaled_intervals([v.get("acc_ci") for _, v in entries], 100)},
+            "ylabel": "Acc (x100)",
+        },
+        {
+            "groups": groups,
+            "series": {"Score": [v["score"] for _, v in entries]},
+            "intervals": {"Score": [v.get("score_ci") for _, v in entries]},
+            "ylabel": "Score (0-5)",
+        },
+    ]
+    judge = (report.get("judge") or {}).get("model", "")
+    return [grouped_bars(out / "vdc.png", panels, title=f"VDC, preset {report['preset']}, judge {judge}")]

@@ -1,0 +1,114 @@
+"""The ``TrainerCallback``\\ s both recipes use, and what the console shows during training.
+
+* :class:`MetricsFileCallback` appends every logged step (rank 0) to ``output_dir/metrics.jsonl`` and logs one
+  summary line of the keys that matter for the recipe (``step 3: loss=..., reward=...``).
+* :func:`quiet_console` leaves that line as the only per-step output: transformers' own callbacks would also print
+  the whole logs dict (40 keys under GRPO) every step. The training progress bar stays unless
+  ``OWLCAP_DISABLE_PROGRESS`` is set.
+* :class:`RewardChecksCallback` applies ``owlcap.train.guards.RewardWatch`` to each logged step of a GRPO run: a stop
+  saves a checkpoint and ends training; the recipe then reports why (``stop_reason``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from owlcap import envs
+from owlcap.train.guards import RewardChecksConfig, RewardWatch
+
+logger = logging.getLogger(__name__)
+
+SFT_SUMMARY_KEYS = (
+    "loss",
+    "eval_loss",
+    "mean_token_accuracy",
+    "grad_norm",
+    "learning_rate",
+    "data/videos_skipped",
+    "data/examples_too_long",
+)
+GRPO_SUMMARY_KEYS = (
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "rewards/cser/mean",
+    "cser/correctness",
+    "cser/completeness",
+    "rewards/length/mean",
+    "cser/failures",
+    "cser/latency_s",
+    "completions/mean_length",
+    "loss",
+    "kl",
+)
+
+
+class MetricsFileCallback(TrainerCallback):
+    """Append every logged metrics dict (rank 0) to a JSONL file and one summary line to the log."""
+
+    def __init__(self, path: Path, summary_keys: Sequence[str] = GRPO_SUMMARY_KEYS):
+        self.path = Path(path)
+        self.summary_keys = tuple(summary_keys)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, **{k: v for k, v in logs.items() if _is_number(v)}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if not _STEP_KEYS & record.keys():  # the end-of-training record: runtimes and totals
+            return
+        summary = ", ".join(f"{key}={record[key]:.4g}" for key in self.summary_keys if key in record)
+        logger.info("step %d: %s", state.global_step, summary)
+
+
+_STEP_KEYS = frozenset({"loss", "eval_loss", "reward"})  # a training or evaluation step's record has one of these
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _BarOnly(ProgressCallback):
+    """transformers' progress bar without its per-step print of the whole logs dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return None
+
+
+def quiet_console(trainer) -> None:
+    """Leave owlcap's summary line as the only per-step console output (see the module docstring)."""
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None and not envs.progress_disabled():
+        trainer.add_callback(_BarOnly)
+
+
+class RewardChecksCallback(TrainerCallback):
+    """Stop (with a checkpoint) or warn as ``reward.checks`` says; ``stop_reason`` tells the recipe why it stopped.
+
+    Every rank sees the same logged (gathered) metrics, so every rank takes the same decision."""
+
+    def __init__(self, config: RewardChecksConfig):
+        self.watch = RewardWatch(config)
+        self.stop_reason: str | None = None
+        self.stopped_at: int | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or self.stop_reason is not None:
+            return
+        verdict = self.watch.observe(logs)
+        if verdict.warn and state.is_world_process_zero:
+            logger.warning("step %d: %s", state.global_step, verdict.warn)
+        if verdict.stop:
+            self.stop_reason, self.stopped_at = verdict.stop, state.global_step
+            control.should_save = True  # the trainer saves right after logging, then leaves the loop
+            control.should_training_stop = True
+            if state.is_world_process_zero:
+                logger.error("step %d: stopping: %s", state.global_step, verdict.stop)
