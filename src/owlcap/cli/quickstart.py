@@ -24,7 +24,7 @@ def quickstart(
     and after, and write a report. Extra --key value pairs override the pipeline config."""
     from owlcap.run import quickstart_config
 
-    run_and_report(quickstart_config(), ["--run_dir", str(run_dir), *ctx.args], from_stage, only)
+    run_and_report(ctx, quickstart_config(), from_stage, only, ["--run_dir", str(run_dir), *ctx.args])
 
 
 def register(app: typer.Typer) -> None:

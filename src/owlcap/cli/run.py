@@ -9,19 +9,20 @@ import typer
 _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def run_and_report(config: Path, overrides: list[str], from_stage: str | None, only: str | None) -> None:
+def run_and_report(
+    ctx: typer.Context, config: Path, from_stage: str | None, only: str | None, overrides: list[str]
+) -> None:
     """Run a pipeline config; print each stage's outcome and the report's path.
 
     A failed stage ends with exit status 1, its message and the stages kept; a config or data problem (exit 2) and
     Ctrl-C (exit 130) are reported by the ``owlcap`` command group. Finished stages always stay finished.
     """
-    from owlcap import envs
     from owlcap.run import StageError, run_pipeline
 
     try:
         result = run_pipeline(config, overrides, from_stage=from_stage, only=only)
     except StageError as exc:
-        if envs.debug() or typer.get_current_context().find_root().params.get("debug"):
+        if _debug(ctx):
             raise
         typer.echo(f"error: {exc}", err=True)
         kept = ", ".join(exc.finished) or "none"
@@ -33,6 +34,13 @@ def run_and_report(config: Path, overrides: list[str], from_stage: str | None, o
         typer.echo(f"report: {result.report}")
 
 
+def _debug(ctx: typer.Context) -> bool:
+    """--debug (on the owlcap command) or OWLCAP_DEBUG=1: show the traceback instead of the one-line error."""
+    from owlcap import envs
+
+    return envs.debug() or bool(ctx.find_root().params.get("debug"))
+
+
 def run(
     ctx: typer.Context,
     config: Path = typer.Argument(..., help="Pipeline config (YAML): configs/quickstart.yaml, ..."),
@@ -41,7 +49,7 @@ def run(
 ) -> None:
     """Run the pipeline: sft -> grpo -> caption -> eval -> report. Stages done with the same config are skipped;
     an interrupted run continues. Extra --key value pairs override the config (--sft.overrides.max_steps 10)."""
-    run_and_report(config, list(ctx.args), from_stage, only)
+    run_and_report(ctx, config, from_stage, only, list(ctx.args))
 
 
 def register(app: typer.Typer) -> None:
