@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from owlcap import envs
-from owlcap.config import deep_merge, load_yaml, parse_overrides, validate_config
+from owlcap.config import (
+    deep_merge,
+    describe_error,
+    load_yaml,
+    parse_overrides,
+    validate_config,
+    wrap_scalars_for_lists,
+)
 from owlcap.errors import ConfigError
 from owlcap.run.config import PipelineConfig, StageSection
 
@@ -56,7 +63,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> Pipel
         data["run_dir"] = expand(run_dir, {"samples": str(envs.samples_dir())}, where=f"{path}: run_dir")
     variables = {"samples": str(envs.samples_dir()), "run_dir": str(data.get("run_dir", ""))}
     data = expand(data, variables, where=str(path))
-    config = validate_config(PipelineConfig, data, source=str(path))
+    config = validate_config(PipelineConfig, data, source=str(path), overrides=cli)
     return PipelineSource(config, str(path), cli)
 
 
@@ -145,16 +152,17 @@ def own_fields(config: StageConfigSource, owned: dict[str, Any]) -> dict[str, An
 
 
 def validate_stage(model: type[ModelT], config: StageConfigSource) -> ModelT:
-    """Validate a stage's dict; every error line names the field and where its value came from."""
+    """Validate a stage's dict; every error line names the field and where its value came from.
+
+    A scalar given where the field takes a list is a one-item list, as on the training commands' command line."""
     try:
-        return model.model_validate(config.data)
+        return model.model_validate(wrap_scalars_for_lists(model, config.data))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             loc = [str(part) for part in error["loc"]]
             name = ".".join(loc) or "(top level)"
-            given = f" (got {error['input']!r})" if error["type"] != "missing" and "input" in error else ""
-            problems.append(f"  {name}: {error['msg']}{given} [{_origin(loc, config)}]")
+            problems.append(f"  {name}: {describe_error(model, tuple(loc), error)} [{_origin(loc, config)}]")
         raise ConfigError(f"stage {config.stage}: invalid config\n" + "\n".join(problems)) from exc
 
 
