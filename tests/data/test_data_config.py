@@ -95,7 +95,7 @@ def _cli(*args: str):
 def test_cli_config_problems_exit_2_with_one_line(clips, tmp_path):
     out = str(tmp_path / "out")
     result = _cli("build", str(clips[0]), "--out", out, "--fge.treshold", "0.8")
-    assert result.exit_code == 2 and "fge.treshold: Extra inputs are not permitted" in result.stderr
+    assert result.exit_code == 2 and "fge.treshold: unknown field; did you mean threshold?" in result.stderr
     result = _cli("build", str(clips[0]), "--out", out)
     assert result.exit_code == 2 and "models.motion is not set but 1 input(s)" in result.stderr
     assert "--motion-model" in result.stderr and "Traceback" not in result.output
