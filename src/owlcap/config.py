@@ -103,7 +103,7 @@ def validate_config(
             if culprits:
                 from_command_line += 1
                 field += " (command line: " + ", ".join(f"--{key}" for key in culprits) + ")"
-            problems.append(f"  {field}: {_describe(model, loc, error)}")
+            problems.append(f"  {field}: {describe_error(model, loc, error)}")
         if from_command_line == len(problems):
             header = f"invalid command-line override(s) (config: {source})"
         elif given_keys:
@@ -113,7 +113,8 @@ def validate_config(
         raise ConfigError(header + "\n" + "\n".join(problems)) from exc
 
 
-def _describe(model: type[BaseModel], loc: tuple[str, ...], error: dict[str, Any]) -> str:
+def describe_error(model: type[BaseModel], loc: tuple[str, ...], error: dict[str, Any]) -> str:
+    """One pydantic error of ``model`` at ``loc`` in words: an unknown field gets the closest known name."""
     if error["type"] == "extra_forbidden":
         names = _field_names(model, loc[:-1])
         close = difflib.get_close_matches(loc[-1], names, n=1) if loc else []

@@ -28,6 +28,7 @@ def _run_once(out: Path, steps: int = 2, *overrides: str) -> SFTRunConfig:
     plan = plan_run(config, "sft")
     start_run(plan, config, main_process=True)
     (out / f"checkpoint-{steps}").mkdir()
+    (out / f"checkpoint-{steps}" / "trainer_state.json").write_text("{}")  # written last: a whole checkpoint
     (out / METRICS_FILE).write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in range(1, steps + 1)))
     result_path(out, "sft").write_text(json.dumps({"global_step": steps, "train_loss": 1.0}))
     return config

@@ -125,6 +125,7 @@ def test_resume_path_must_exist(tmp_path):
     config = SFTRunConfig(data={"train_files": ["x"]}, output_dir=str(tmp_path))
     assert resolve_resume(config) is None  # auto, nothing saved yet
     (tmp_path / "checkpoint-7").mkdir()
+    (tmp_path / "checkpoint-7" / "trainer_state.json").write_text("{}")  # Trainer writes it last: a whole checkpoint
     assert resolve_resume(config).endswith("checkpoint-7")
     with pytest.raises(ConfigError, match="not a checkpoint folder"):
         resolve_resume(config.model_copy(update={"resume_from_checkpoint": str(tmp_path / "nope")}))

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from owlcap import __version__, envs
-from owlcap.cli import caption, data, models, quickstart, reward, train, video
+from owlcap.cli import caption, data, models, quickstart, reward, run, train, video
 from owlcap.cli import eval as evaluation
 from owlcap.errors import OwlcapError
 
@@ -118,7 +118,7 @@ def _disable_library_progress_bars() -> None:
         disable_progress_bars()
 
 
-for _module in (video, models, caption, quickstart, train, reward, evaluation, data):
+for _module in (video, models, caption, quickstart, run, train, reward, evaluation, data):
     _module.register(app)
 
 

@@ -79,7 +79,35 @@ def resolve_resume(config: TrainRunConfig) -> str | None:
             logger.warning("%s holds checkpoints but resume_from_checkpoint is null: starting over", output)
         return None
     if choice == "auto":
-        return get_last_checkpoint(str(output)) if output.is_dir() else None
+        return last_complete_checkpoint(output)
     if not Path(choice).is_dir():
         raise ConfigError(f"resume_from_checkpoint: {choice} is not a checkpoint folder (use auto, a path, or null)")
     return choice
+
+
+def last_complete_checkpoint(output: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` in ``output`` that Trainer finished writing, or ``None``.
+
+    Trainer writes ``trainer_state.json`` last; a folder without a readable one was cut short mid-save (kill -9)
+    and resuming from it would fail, so it is skipped (with a warning) for the one before it.
+    """
+    import json
+
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    folder = Path(output)
+    if not folder.is_dir():
+        return None
+    steps = []
+    for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        suffix = path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if path.is_dir() and suffix.isdigit():
+            steps.append((int(suffix), path))
+    for _, path in sorted(steps, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("%s was cut short while being saved; resuming from an earlier checkpoint", path)
+            continue
+        return str(path)
+    return None

@@ -1,0 +1,110 @@
+"""The quickstart end to end: wall time per stage, and whether its training learns, against the old smoke run.
+
+    python benchmarks/quickstart.py                      # the quickstart as a user runs it (torch's own threads)
+    OMP_NUM_THREADS=1 python benchmarks/quickstart.py    # one thread, as the tests run
+
+Runs ``owlcap quickstart`` in a fresh run directory as a subprocess (imports, the tiny model build and every stage
+counted), then reads what the run recorded: each stage's wall time, SFT's first and last loss, GRPO's reward_std
+and grad_norm per step, and how far the vision tower's weights moved. The baseline, run side by side, is what the
+pipeline replaced: ``configs/grpo/tiny.yaml`` (a random tiny model, 16-token completions), whose rewards are flat
+within every group, so its gradient is zero. Wall time depends on what else the machine runs; the CPU time
+(user + system of the subprocess) is the steadier figure. The last line printed is one JSON object with the
+figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+
+
+def samples_dir() -> Path:
+    from owlcap import envs
+
+    return envs.samples_dir()
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
+    cpu = children_cpu_seconds()
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "owlcap.cli.main", "quickstart", "--run-dir", str(run_dir), *extra]
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"quickstart failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    wall = time.perf_counter() - started
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    stages = {name: stage["seconds"] for name, stage in report["stages"].items()}
+    stages["report"] = json.loads((run_dir / "report" / "stage.json").read_text())["seconds"]
+    grpo_steps = report["grpo"]["curves"]
+    vision = report["stages"]["grpo"]["summary"]["weight_change"]["vision tower"]
+    return {
+        "wall_s": round(wall, 1),
+        "cpu_s": round(children_cpu_seconds() - cpu, 1),
+        "stage_s": {name: round(seconds, 1) for name, seconds in stages.items()},
+        "sft_loss_first": round(report["sft"]["loss_first"], 3),
+        "sft_loss_last": round(report["sft"]["loss_last"], 3),
+        "grpo_reward_std": [round(value, 3) for _, value in grpo_steps["reward_std"]],
+        "grpo_grad_norm": [round(value, 3) for _, value in grpo_steps["grad_norm"]],
+        "grpo_steps_with_reward_std": f"{report['grpo']['steps_with_reward_std']}/{report['grpo']['steps']}",
+        "vision_tower_change": {
+            "relative": round(vision["relative"], 5),
+            "tensors": vision["tensors"],
+            "changed": vision["changed"],
+        },  # fmt: skip
+        "eval_reward": {model: round(m["reward"], 3) for model, m in report["eval"]["cser"]["models"].items()},
+    }
+
+
+def run_baseline(folder: Path) -> dict:
+    """``configs/grpo/tiny.yaml`` on a fresh random tiny model: the smoke run the quickstart's GRPO replaces."""
+    model = folder / "tiny"
+    build = [sys.executable, "-m", "owlcap.cli.main", "tiny-model", str(model)]
+    subprocess.run(build, env=ENV, check=True, capture_output=True)
+    out = folder / "grpo"
+    command = [sys.executable, "-m", "owlcap.cli.main", "train", "grpo", str(REPO / "configs/grpo/tiny.yaml")]
+    command += ["--model.name_or_path", str(model), "--output_dir", str(out), "--data.train_files"]
+    command += [f"[{samples_dir() / 'hmd' / 'captions.jsonl'}]"]
+    subprocess.run(command, env=ENV, check=True, capture_output=True, cwd=REPO)
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [step for step in steps if "reward_std" in step]
+    return {
+        "grpo_reward_std": [round(step["reward_std"], 3) for step in steps],
+        "grpo_grad_norm": [round(step.get("grad_norm", 0.0), 3) for step in steps],
+        "grpo_steps_with_reward_std": f"{sum(step['reward_std'] > 0 for step in steps)}/{len(steps)}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-baseline", action="store_true", help="Skip the old smoke run.")
+    args, overrides = parser.parse_known_args()  # the rest: --key value overrides for owlcap quickstart
+    with tempfile.TemporaryDirectory(prefix="owlcap-quickstart-") as tmp:
+        figures = {"threads": os.environ.get("OMP_NUM_THREADS", "torch default"), "cores": os.cpu_count()}
+        figures["quickstart"] = run_quickstart(Path(tmp) / "run", overrides)
+        print(json.dumps(figures["quickstart"], indent=2))
+        if not args.no_baseline:
+            figures["baseline_tiny_grpo"] = run_baseline(Path(tmp) / "baseline")
+            print(json.dumps(figures["baseline_tiny_grpo"], indent=2))
+        load = os.getloadavg()[0]
+        figures["load_average_after"] = round(load, 2)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

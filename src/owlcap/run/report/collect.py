@@ -1,0 +1,96 @@
+"""Gather a run's figures into one JSON-able dict (``report.json``): what every stage did and measured.
+
+Read from the run directory only (each stage's ``stage.json``, the trainers' log history, the caption and eval
+files), so a report can be rebuilt at any time with ``owlcap run CONFIG --only report``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from owlcap.run.stages.base import Layout
+from owlcap.run.stages.evaluate import read_captions
+from owlcap.run.stages.train import log_history
+from owlcap.run.state import StageRecord
+
+GRPO_CURVES = (
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "grad_norm",
+    "rewards/cser/mean",
+    "rewards/length/mean",
+    "completions/mean_length",
+    "kl",
+)
+
+TINY_NOTE = (
+    "The models are tiny and random (a few hundred thousand parameters, built offline). They show that every stage "
+    "runs and that training moves the model: SFT's loss falls, GRPO's rewards differ within a group (reward_std > 0) "
+    "so its gradient is not zero, and the vision tower's weights change. They cannot show caption quality: the "
+    "captions are fragments of the training captions, the rules judge matches words rather than meaning, and a "
+    "few steps on three videos are noise next to a real run."
+)
+
+
+def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *, tiny: bool) -> dict[str, Any]:
+    """The report's content; ``stages`` are the pipeline's stages before the report, in order."""
+    records = {name: StageRecord.load(layout.stage_dir(name) / "stage.json") for name in stages}
+    report: dict[str, Any] = {"title": title, "run_dir": str(layout.run_dir), "stages": {}, "notes": []}
+    for name, record in records.items():
+        if record is None:
+            report["stages"][name] = {"status": "not run"}
+            continue
+        report["stages"][name] = {
+            "status": "done",
+            "seconds": round(record.seconds, 2),
+            "resumed": record.resumed,
+            "summary": record.summary,
+        }
+    if "sft" in stages:
+        report["sft"] = _sft(layout)
+    if "grpo" in stages:
+        report["grpo"] = _grpo(layout)
+    if "caption" in stages and records.get("caption"):
+        report["captions"] = _captions(layout, records["caption"], caption_chars)
+    if "eval" in stages and records.get("eval"):
+        report["eval"] = records["eval"].summary
+    if tiny:
+        report["notes"].append(TINY_NOTE)
+    return report
+
+
+def _sft(layout: Layout) -> dict[str, Any]:
+    history = log_history(layout.sft_model)
+    curve = [[entry["step"], entry["loss"]] for entry in history if "loss" in entry]
+    return {
+        "loss": curve,
+        "loss_first": curve[0][1] if curve else None,
+        "loss_last": curve[-1][1] if curve else None,
+        "steps": curve[-1][0] if curve else 0,
+    }
+
+
+def _grpo(layout: Layout) -> dict[str, Any]:
+    steps = [entry for entry in log_history(layout.grpo_model) if "reward" in entry]
+    curves = {name: [[entry["step"], entry[name]] for entry in steps if name in entry] for name in GRPO_CURVES}
+    return {
+        "curves": curves,
+        "steps": len(steps),
+        "steps_with_reward_std": sum(entry.get("reward_std", 0) > 0 for entry in steps),
+        "steps_with_grad": sum(entry.get("grad_norm", 0) > 0 for entry in steps),
+    }
+
+
+def _captions(layout: Layout, record: StageRecord, chars: int) -> dict[str, dict[str, str]]:
+    """``{video id: {model: caption excerpt}}`` for the models that captioned."""
+    by_video: dict[str, dict[str, str]] = {}
+    for model in record.summary.get("models", {}):
+        path = Path(layout.captions(model))
+        if not path.is_file():
+            continue
+        for item_id, caption in read_captions(path).items():
+            excerpt = caption if len(caption) <= chars else caption[:chars].rstrip() + " ..."
+            by_video.setdefault(item_id, {})[model] = excerpt
+    return by_video

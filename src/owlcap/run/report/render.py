@@ -1,0 +1,238 @@
+"""The report's two readable forms: ``report.md`` (images beside it) and ``index.html`` (one self-contained page,
+images inline as base64). Both are built from the same sections, so they always say the same thing."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from owlcap.run.stages.evaluate import SCORES
+
+WEIGHT_PARTS = ("vision tower", "projector", "language model")
+
+
+@dataclass
+class Section:
+    """One part of the report: an id (the HTML anchor), a title, paragraphs, tables and images."""
+
+    key: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
+    return str(value)
+
+
+def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
+    """The report's sections in pipeline order; a stage that did not run is said so, not hidden."""
+    overview = Section("overview", "Stages")
+    rows = []
+    for name, stage in report["stages"].items():
+        seconds = stage.get("seconds")
+        status = stage["status"] + (" (resumed)" if stage.get("resumed") else "")
+        rows.append([name, status, "" if seconds is None else f"{seconds:.1f}"])
+    overview.tables.append((["stage", "status", "wall time (s)"], rows))
+    headlines = _headlines(report)
+    if headlines:
+        overview.tables.append((["figure", "value"], headlines))
+    overview.paragraphs += report.get("notes", [])
+    found = [overview]
+    builders = {"sft": _sft_section, "grpo": _grpo_section, "caption": _caption_section, "eval": _eval_section}
+    for name in report["stages"]:
+        if name in builders:
+            found.append(builders[name](report, images))
+    return found
+
+
+def _headlines(report: dict[str, Any]) -> list[list[str]]:
+    """The few figures that say whether the run learned, first."""
+    rows = []
+    sft = report.get("sft") or {}
+    if sft.get("loss"):
+        rows.append(["SFT loss, first -> last step", f"{_fmt(sft['loss_first'])} -> {_fmt(sft['loss_last'])}"])
+    grpo = report.get("grpo") or {}
+    if grpo.get("steps"):
+        rows.append(["GRPO steps with reward_std > 0", f"{grpo['steps_with_reward_std']} / {grpo['steps']}"])
+        rows.append(["GRPO steps with grad_norm > 0", f"{grpo['steps_with_grad']} / {grpo['steps']}"])
+        vision = ((report["stages"]["grpo"].get("summary") or {}).get("weight_change") or {}).get("vision tower")
+        if vision:
+            moved = f"{vision['changed']} / {vision['tensors']} tensors (relative change {_fmt(vision['relative'], 4)})"
+            rows.append(["vision tower weights changed by GRPO", moved])
+    cser = (report.get("eval") or {}).get("cser")
+    if cser:
+        scores = ", ".join(f"{model} {_fmt(means.get('reward'))}" for model, means in cser["models"].items())
+        rows.append(["caption reward (CSER + length) per model", scores])
+    return rows
+
+
+def _weights_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    change = summary.get("weight_change")
+    if not change:
+        return None
+    rows = [
+        [part, _fmt(change[part]["relative"], 4), f"{change[part]['changed']} / {change[part]['tensors']}"]
+        for part in WEIGHT_PARTS
+        if part in change
+    ]
+    return ["part", "relative change", "tensors changed"], rows
+
+
+def _sft_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-sft", "SFT")
+    sft = report.get("sft") or {}
+    if not sft.get("loss"):
+        section.paragraphs.append("SFT has not run (no loss logged).")
+        return section
+    section.paragraphs.append(
+        f"Training loss {_fmt(sft['loss_first'])} at the first logged step, {_fmt(sft['loss_last'])} at step "
+        f"{sft['steps']}."
+    )
+    table = _weights_table(report["stages"]["sft"].get("summary", {}))
+    if table:
+        section.tables.append(table)
+    section.images += [images[key] for key in ("sft_loss",) if key in images]
+    return section
+
+
+def _grpo_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-grpo", "GRPO")
+    grpo = report.get("grpo") or {}
+    if not grpo.get("steps"):
+        section.paragraphs.append("GRPO has not run (no step logged).")
+        return section
+    curves = grpo["curves"]
+    section.paragraphs.append(
+        f"{grpo['steps']} steps logged; reward_std > 0 on {grpo['steps_with_reward_std']} of them (rewards differ "
+        f"within a group, so the advantages and the gradient are not zero), grad_norm > 0 on {grpo['steps_with_grad']}."
+    )
+    rows = []
+    for index, (step, reward) in enumerate(curves.get("reward", [])):
+        row = [str(step), _fmt(reward)]
+        for name in ("reward_std", "grad_norm", "rewards/cser/mean", "rewards/length/mean"):
+            values = curves.get(name, [])
+            row.append(_fmt(values[index][1]) if index < len(values) else "")
+        rows.append(row)
+    section.tables.append((["step", "reward", "reward_std", "grad_norm", "CSER", "length reward"], rows))
+    table = _weights_table(report["stages"]["grpo"].get("summary", {}))
+    if table:
+        section.tables.append(table)
+    section.images += [images[key] for key in ("grpo", "weights") if key in images]
+    return section
+
+
+def _caption_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-caption", "Captions")
+    captions = report.get("captions") or {}
+    models = sorted({model for by_model in captions.values() for model in by_model}, key=_model_order)
+    rows = [[video] + [by_model.get(model, "") for model in models] for video, by_model in captions.items()]
+    if rows:
+        section.tables.append((["video", *models], rows))
+    else:
+        section.paragraphs.append("No captions.")
+    return section
+
+
+def _eval_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-eval", "Evaluation")
+    cser = (report.get("eval") or {}).get("cser")
+    if not cser:
+        section.paragraphs.append("No evaluation results.")
+        return section
+    section.paragraphs.append(
+        f"CSER (judge: {cser['judge']}) and the length reward of each model's captions against the reference "
+        f"captions in {cser['references']}; reward = CSER + length reward, as in GRPO."
+    )
+    header = ["model", *SCORES, "words", "scored", "failed"]
+    rows = [
+        [model, *(_fmt(means.get(score)) for score in SCORES), _fmt(means.get("words"), 1)]
+        + [str(means.get("scored")), str(means.get("failed"))]
+        for model, means in cser["models"].items()
+    ]
+    section.tables.append((header, rows))
+    section.images += [images[key] for key in ("eval",) if key in images]
+    return section
+
+
+def _model_order(name: str) -> int:
+    order = ("base", "sft", "grpo")
+    return order.index(name) if name in order else len(order)
+
+
+# ------------------------------------------------------------------------------------------------------- markdown
+
+
+def markdown(report: dict[str, Any], parts: list[Section]) -> str:
+    lines = [f"# {report['title']}", "", f"Run directory: `{report['run_dir']}`", ""]
+    for section in parts:
+        lines += [f"## {section.title}", ""]
+        for paragraph in section.paragraphs:
+            lines += [paragraph, ""]
+        for header, rows in section.tables:
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("| " + " | ".join("---" for _ in header) + " |")
+            lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+            lines.append("")
+        lines += [f"![{image.stem}]({image.name})" for image in section.images]
+        if section.images:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# ----------------------------------------------------------------------------------------------------------- html
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; padding: 0 1rem; }
+section { margin-bottom: 2.5rem; }
+table { border-collapse: collapse; margin: .8rem 0; width: 100%; font-size: .92rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .55rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+img { max-width: 100%; display: block; margin: .8rem 0; border: 1px solid #eee; }
+p.note { color: #555; }
+"""
+
+# Marks the body with how many images decoded, so a headless browser test can see the page as a reader would.
+_IMAGE_CHECK = """
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  document.body.dataset.images = images.length;
+  document.body.dataset.imagesShown = images.filter((img) => img.complete && img.naturalWidth > 0).length;
+});
+"""
+
+
+def html_page(report: dict[str, Any], parts: list[Section]) -> str:
+    e = html.escape
+    body = [f"<h1>{e(report['title'])}</h1>", f"<p>Run directory: <code>{e(report['run_dir'])}</code></p>"]
+    nav = " · ".join(f'<a href="#{e(section.key)}">{e(section.title)}</a>' for section in parts)
+    body.append(f"<nav>{nav}</nav>")
+    for section in parts:
+        body.append(f'<section id="{e(section.key)}"><h2>{e(section.title)}</h2>')
+        body += [f"<p>{e(paragraph)}</p>" for paragraph in section.paragraphs]
+        for header, rows in section.tables:
+            head = "".join(f"<th>{e(cell)}</th>" for cell in header)
+            cells = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+            body.append(f"<table><tr>{head}</tr>{cells}</table>")
+        for image in section.images:
+            data = base64.b64encode(image.read_bytes()).decode("ascii")
+            body.append(f'<img alt="{e(image.stem)}" src="data:image/png;base64,{data}">')
+        body.append("</section>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(report['title'])}</title><style>{_STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{_IMAGE_CHECK}</script>\n</body></html>\n"
+    )

@@ -1,0 +1,62 @@
+"""The report stage: one folder with report.json, report.md, PNG plots and a self-contained index.html."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from owlcap.run.report import collect, plots, render
+from owlcap.run.resolve import PipelineSource
+from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
+from owlcap.run.stages.evaluate import SCORES
+
+BEFORE_REPORT = ("sft", "grpo", "caption", "eval")
+
+
+def resolve_report(source: PipelineSource, layout: Layout) -> ResolvedStage:
+    present = [name for name in BEFORE_REPORT if getattr(source.config, name) is not None]
+    return ResolvedStage("report", source.config.report, source.path, upstream=present)
+
+
+def run_report(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
+    layout = context.layout
+    out = layout.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+    tiny = context.pipeline.config.model.build_tiny is not None
+    report = collect.collect(layout, stage.upstream, stage.config.title, stage.config.caption_chars, tiny=tiny)
+    images = draw(report, out)
+    parts = render.sections(report, images)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(render.markdown(report, parts), encoding="utf-8")
+    page = report_page(layout)
+    page.write_text(render.html_page(report, parts), encoding="utf-8")
+    return {"html": str(page), "markdown": str(out / "report.md"), "json": str(out / "report.json")}
+
+
+def report_page(layout: Layout) -> Path:
+    """The self-contained HTML page of a run's report."""
+    return layout.report_dir / "index.html"
+
+
+def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
+    """The PNG plots the report's figures allow; returns ``{key: path}``."""
+    images: dict[str, Path] = {}
+    if (report.get("sft") or {}).get("loss"):
+        images["sft_loss"] = plots.sft_loss(report["sft"]["loss"], out / "sft_loss.png")
+    if (report.get("grpo") or {}).get("steps"):
+        images["grpo"] = plots.grpo_curves(report["grpo"]["curves"], out / "grpo_rewards.png")
+    changes = {
+        name: report["stages"][name]["summary"]["weight_change"]
+        for name in ("sft", "grpo")
+        if (report["stages"].get(name, {}).get("summary") or {}).get("weight_change")
+    }
+    if changes:
+        images["weights"] = plots.weight_change(changes, out / "weight_change.png")
+    cser = (report.get("eval") or {}).get("cser")
+    if cser:
+        images["eval"] = plots.eval_bars(cser["models"], SCORES, out / "eval.png")
+    return images
+
+
+REPORT = Stage("report", resolve_report, run_report, "report.md, report.json, plots and index.html")

@@ -1,0 +1,123 @@
+"""The SFT and GRPO stages: the training recipes' public entry points, chained base -> SFT -> GRPO.
+
+The pipeline owns two fields of each training config: ``output_dir`` (``RUN_DIR/sft/model``, ``RUN_DIR/grpo/model``)
+and ``model.name_or_path`` (SFT starts from the pipeline's base model, GRPO from SFT's output, or from the base
+model when the pipeline has no SFT stage). Everything else is the stage config's. An interrupted stage is called
+again with the same config: the recipe resumes from the newest complete checkpoint in ``output_dir``
+(``resume_from_checkpoint: auto``, the default).
+
+Each stage's summary reports the loss or reward figures from the trainer's log history and how far the weights
+moved, per part (vision tower, projector, language model), from the model it started from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from owlcap.run.resolve import PipelineSource, own_fields, stage_source, validate_stage
+from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
+from owlcap.run.weights import weight_change
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_sft(source: PipelineSource, layout: Layout) -> ResolvedStage:
+    from owlcap.train.sft_config import SFTRunConfig
+
+    stage = stage_source(source, "sft", source.config.sft, layout.run_dir)
+    own_fields(stage, {"output_dir": str(layout.sft_model), "model.name_or_path": source.config.model.name_or_path})
+    config = validate_stage(SFTRunConfig, stage)
+    inputs = _listed("data.train_files", config.data.train_files) | _listed("data.eval_files", config.data.eval_files)
+    return ResolvedStage(
+        "sft", config, stage.describe(), inputs=inputs, extra={"base_model": True}, origin=stage.origin
+    )
+
+
+def resolve_grpo(source: PipelineSource, layout: Layout) -> ResolvedStage:
+    from owlcap.train.grpo_config import GRPORunConfig
+
+    after_sft = source.config.sft is not None
+    start = str(layout.sft_model) if after_sft else source.config.model.name_or_path
+    stage = stage_source(source, "grpo", source.config.grpo, layout.run_dir)
+    own_fields(stage, {"output_dir": str(layout.grpo_model), "model.name_or_path": start})
+    config = validate_stage(GRPORunConfig, stage)
+    return ResolvedStage(
+        "grpo",
+        config,
+        stage.describe(),
+        inputs=_listed("data.train_files", config.data.train_files),
+        upstream=["sft"] if after_sft else [],
+        extra={} if after_sft else {"base_model": True},
+        origin=stage.origin,
+    )
+
+
+def run_sft(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
+    from owlcap.train.sft import train_sft
+
+    config = stage.config
+    result = train_sft(config)
+    history = log_history(config.output_dir)
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    return {
+        "model": _in_run_dir(result.final_model, context),
+        "global_step": result.global_step,
+        "resumed_from": result.resumed_from,
+        "loss_first": losses[0] if losses else None,
+        "loss_last": losses[-1] if losses else None,
+        "examples_skipped": result.bad_lines,
+        "data": result.data,
+        "weight_change": weight_change(config.model.name_or_path, result.final_model),
+    }
+
+
+def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
+    from owlcap.errors import TrainingStopped
+    from owlcap.train.grpo import train_grpo
+
+    config = stage.config
+    result = train_grpo(config)
+    if result.stopped:  # reward.checks ended it (a failing judge, no learning signal): the stage failed
+        raise TrainingStopped(
+            f"GRPO stopped at step {result.global_step}: {result.stopped}. Its checkpoint is saved; once the cause "
+            "is fixed, run the same command again to resume from it."
+        )
+    steps = [entry for entry in log_history(config.output_dir) if "reward_std" in entry]
+    final_model = result.final_model
+    return {
+        "model": _in_run_dir(final_model, context),
+        "global_step": result.global_step,
+        "resumed_from": result.resumed_from,
+        "steps_logged": len(steps),
+        "steps_with_reward_std": sum(entry["reward_std"] > 0 for entry in steps),
+        "steps_with_grad": sum(entry.get("grad_norm", 0) > 0 for entry in steps),
+        "reward_first": steps[0]["reward"] if steps else None,
+        "reward_last": steps[-1]["reward"] if steps else None,
+        "weight_change": weight_change(config.model.name_or_path, final_model),
+    }
+
+
+def _in_run_dir(path: str, context: RunContext) -> str:
+    """``path`` relative to the run directory, so the record stays true when the run directory moves."""
+    return os.path.relpath(path, context.layout.run_dir)
+
+
+def _listed(name: str, paths: list[str]) -> dict[str, str]:
+    return {f"{name}[{index}]": path for index, path in enumerate(paths)}
+
+
+def log_history(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The trainer's log history (``trainer_state.json``, saved with the final model; restored on resume, so it
+    holds each step once even after a kill and a re-run)."""
+    path = Path(output_dir) / "trainer_state.json"
+    if not path.is_file():
+        return []
+    return json.loads(path.read_text(encoding="utf-8")).get("log_history", [])
+
+
+SFT = Stage("sft", resolve_sft, run_sft, "supervised fine-tuning of the base model on the captions")
+GRPO = Stage("grpo", resolve_grpo, run_grpo, "GRPO with CSER + length reward, starting from the SFT model")

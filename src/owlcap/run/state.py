@@ -1,0 +1,164 @@
+"""What a run directory remembers between invocations: per-stage markers and the fingerprints they compare.
+
+Each stage owns ``RUN_DIR/<stage>/``. Two small JSON files in it drive skipping and resuming:
+
+* ``running.json`` is written (atomically) before the stage starts work, with the stage's fingerprint. A killed run
+  leaves it behind; the next run with the same fingerprint continues in place (training resumes from its own
+  checkpoints, captioning skips the videos already written). A different fingerprint means the stage's inputs
+  changed: its folder is emptied and it starts over.
+* ``stage.json`` is written (atomically, last) only after the stage succeeded: fingerprint, a fresh ``execution``
+  id, wall time and the stage's summary. A stage whose ``stage.json`` carries the current fingerprint is skipped.
+
+A stage's fingerprint hashes its resolved config, the files its config names (content for small files, size and
+modification time for large ones) and the ``execution`` ids of the upstream stages it reads, so re-running an
+upstream stage (even with the same config) makes everything downstream run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from owlcap.errors import ConfigError
+
+MARKER = "stage.json"
+RUNNING = "running.json"
+HASH_CONTENT_UP_TO = 16 * 1024 * 1024  # bigger files (videos, weights) are fingerprinted by size and mtime
+
+
+@dataclass
+class StageRecord:
+    """The contents of ``stage.json``: what ran, with which fingerprint, how long it took, what it produced."""
+
+    stage: str
+    fingerprint: str
+    execution: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = 0.0
+    finished: float = 0.0
+    seconds: float = 0.0
+    resumed: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> StageRecord | None:
+        """The record at ``path``, or ``None`` when there is none or it is unreadable (then the stage reruns)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON so that readers see the old file or the whole new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StageDir:
+    """One stage's folder in the run directory and its two markers."""
+
+    def __init__(self, run_dir: Path, name: str):
+        self.name = name
+        self.path = run_dir / name
+
+    def done(self) -> StageRecord | None:
+        return StageRecord.load(self.path / MARKER)
+
+    def running_fingerprint(self) -> str | None:
+        record = StageRecord.load(self.path / RUNNING)
+        return record.fingerprint if record else None
+
+    def begin(self, fingerprint: str, *, fresh: bool) -> bool:
+        """Prepare to run: keep the folder (same fingerprint, interrupted before) or empty it. True = resuming."""
+        resuming = not fresh and self.running_fingerprint() == fingerprint
+        if not resuming and self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / MARKER).unlink(missing_ok=True)
+        write_json_atomic(self.path / RUNNING, asdict(StageRecord(self.name, fingerprint, started=time.time())))
+        return resuming
+
+    def finish(self, record: StageRecord) -> None:
+        """Mark the stage done; the marker is the last thing written, so a kill before it means "not done"."""
+        write_json_atomic(self.path / MARKER, asdict(record))
+        (self.path / RUNNING).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory for this process: a second ``owlcap run`` on it is refused, not interleaved. The
+    lock is the kernel's (``flock``), so a killed run never leaves it behind."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / ".lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(f"run_dir {run_dir}: another owlcap run is using it; wait for it to end") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ------------------------------------------------------------------------------------------------ fingerprints
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """A short, stable hash of JSON-able ``parts`` (key order does not matter)."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_fingerprints(paths: dict[str, str | Path], *, what: str, where=None) -> dict[str, str]:
+    """``{field: fingerprint}`` of the files and folders (each file in a folder) that config fields name; a missing
+    one is a ``ConfigError`` naming ``what`` (the stage), the field, the path and ``where(field)`` (where it was
+    set)."""
+    result: dict[str, str] = {}
+    for name, raw in paths.items():
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            result[name] = fingerprint({str(p.relative_to(path)): _file_fingerprint(p) for p in files})
+        elif path.is_file():
+            result[name] = _file_fingerprint(path)
+        else:
+            origin = f" (set in {where(name)})" if where else ""
+            raise ConfigError(f"{what}: {name}: {path}: no such file or folder{origin}")
+    return result
+
+
+def _file_fingerprint(path: Path) -> str:
+    stat = path.stat()
+    if stat.st_size > HASH_CONTENT_UP_TO:
+        return f"size={stat.st_size},mtime={stat.st_mtime_ns}"
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

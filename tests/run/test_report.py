@@ -1,0 +1,41 @@
+"""The report folder: every file is there, and the HTML page shows every stage with its plots in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from run_helpers import chromium_dom
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_report_folder_holds_markdown_json_plots_and_one_page(finished_run):
+    report = finished_run / "report"
+    names = {path.name for path in report.iterdir()}
+    assert {"report.md", "report.json", "index.html", "sft_loss.png", "grpo_rewards.png", "eval.png"} <= names
+    assert "weight_change.png" in names
+    for png in report.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (report / "report.md").read_text()
+    for title in ("## Stages", "## SFT", "## GRPO", "## Captions", "## Evaluation"):
+        assert title in markdown
+    data = json.loads((report / "report.json").read_text())
+    assert set(data["stages"]) == {"sft", "grpo", "caption", "eval"}
+    assert set(data["captions"]) == {"blackboard_20350807", "programs_2", "hummingbird_3"}
+
+
+def test_the_html_page_shows_every_stage_in_chromium(finished_run, tmp_path):
+    page = finished_run / "report" / "index.html"
+    assert 'src="data:image/png;base64,' in page.read_text()  # self-contained: no file next to it is needed
+    moved = tmp_path / "alone.html"  # opened away from the report folder, as a mailed page would be
+    moved.write_bytes(page.read_bytes())
+    dom = chromium_dom(moved, tmp_path)
+    for section in ("overview", "stage-sft", "stage-grpo", "stage-caption", "stage-eval"):
+        assert f'id="{section}"' in dom
+    images = re.search(r'data-images="(\d+)"', dom)
+    shown = re.search(r'data-images-shown="(\d+)"', dom)
+    assert images and shown, "the page's load script did not run"
+    assert int(images.group(1)) == int(shown.group(1)) == 4  # SFT loss, GRPO curves, weight change, evaluation
+    assert "Training loss" in dom and "reward_std &gt; 0 on" in dom
