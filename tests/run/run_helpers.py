@@ -21,6 +21,8 @@ QUICK = {
     "grpo.overrides.max_steps": 4,
     "grpo.overrides.save_steps": 2,
     "caption.config.generation.max_new_tokens": 120,
+    "eval.vdc.config.limit": 1,  # one video's 5 dimensions
+    "eval.vdc.config.captioning.generation.max_new_tokens": 48,
 }
 
 
