@@ -44,7 +44,7 @@ def test_the_pipeline_resolves_every_stage_with_its_launch_and_servers(name, mon
     assert resolved["sft"].config.data.train_files == [hmd] == resolved["grpo"].config.data.train_files
     assert resolved["sft"].config.model.name_or_path == "Qwen/Qwen2.5-VL-7B-Instruct"
     assert resolved["grpo"].config.model.name_or_path == str(layout.sft_model)
-    assert len(resolved["grpo"].config.reward.judge.split("@")[1].split(",")) == 2  # two judge replicas
+    assert len(resolved["grpo"].config.reward.judge.split("@")[1].split(",")) == 4  # four judge replicas
     plan = resolved["eval"].config
     assert set(plan.vdc) == set(plan.dream1k) == {"base", "sft", "grpo"}
     assert plan.vdc["grpo"].captioning.model == source.config.servers["grpo"]
