@@ -56,7 +56,13 @@ def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
     vision = report["stages"]["grpo"]["summary"]["weight_change"]["vision tower"]
     data = {name: {key: build[key] for key in ("records", "kept", "kept_at_paper_threshold", "unit_accuracy_mean")}
             for name, build in report["data"].items()}  # fmt: skip
-    p_yes = [value for build in report["data"].values() for value in build["p_yes"]]
+    p_yes = [
+        verdict["p_yes"]
+        for folder in (run_dir / "data", run_dir / "data" / "preview")
+        for line in (folder / "records.jsonl").read_text().splitlines()
+        for verdict in json.loads(line).get("unit_verdicts", [])
+        if "p_yes" in verdict
+    ]
     benchmarks = {
         f"{benchmark}/{source}": {key: round(value, 4) for key, value in run["headline"].items()
                                   if key.startswith(("average.", "overall.")) and value is not None}

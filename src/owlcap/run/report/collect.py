@@ -35,6 +35,7 @@ TINY_NOTE = (
 )
 DATA_RECORDS_SHOWN = 3
 UNITS_SHOWN = 6
+P_YES_BINS = 40
 
 
 def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *, tiny: bool) -> dict[str, Any]:
@@ -78,8 +79,17 @@ def _data(record: StageRecord, chars: int) -> dict[str, Any]:
         records, _ = read_records(Path(summary["folder"]) / RECORDS)
         p_yes = [v["p_yes"] for r in records.values() for v in r.get("unit_verdicts") or [] if "p_yes" in v]
         shown = [_data_record(r, chars) for r in list(records.values())[:DATA_RECORDS_SHOWN]]
-        builds[name] = summary | {"p_yes": p_yes, "examples": shown}
+        builds[name] = summary | {"p_yes_histogram": histogram(p_yes), "examples": shown}
     return builds
+
+
+def histogram(values: list[float], bins: int = P_YES_BINS) -> list[int]:
+    """Counts of ``values`` in ``bins`` equal bins over [0, 1] (the last one closed), so a report of a 270K-video
+    build holds 40 numbers, not millions."""
+    counts = [0] * bins
+    for value in values:
+        counts[min(int(value * bins), bins - 1)] += 1
+    return counts
 
 
 def _data_record(record: dict[str, Any], chars: int) -> dict[str, Any]:

@@ -88,14 +88,15 @@ def eval_bars(models: dict[str, dict[str, Any]], scores: tuple[str, ...], path: 
     return _save(plt, fig, path)
 
 
-def verdict_probabilities(builds: dict[str, list[float]], threshold: float, path: Path) -> Path:
-    """Histogram of the verifier's p(yes) per unit, one colour per build, with the yes/no decision line."""
+def verdict_probabilities(histograms: dict[str, list[int]], threshold: float, path: Path) -> Path:
+    """The verifier's p(yes) per unit, binned over [0, 1], one colour per build, with the yes/no decision line."""
     plt, fig, axes = _figure()
     ax = axes[0][0]
-    for name, values in builds.items():
-        ax.hist(values, bins=40, range=(0.0, 1.0), alpha=0.6, label=f"{name} ({len(values)} units)")
+    for name, counts in histograms.items():
+        edges = [index / len(counts) for index in range(len(counts) + 1)]
+        ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{name} ({sum(counts)} units)")
     ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label="yes above this (p(yes) > p(no))")
-    ax.set(title="FGE: the verifier's p(yes) for each unit", xlabel="p(yes)", ylabel="units")
+    ax.set(title="FGE: the verifier's p(yes) for each unit", xlabel="p(yes)", ylabel="units", xlim=(0.0, 1.0))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(plt, fig, path)

@@ -56,7 +56,8 @@ def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
     cser = (report.get("eval") or {}).get("cser")
     if cser:
         images["eval"] = plots.eval_bars(cser["models"], SCORES, out / "eval.png")
-    p_yes = {name: build["p_yes"] for name, build in (report.get("data") or {}).items() if build.get("p_yes")}
+    builds = (report.get("data") or {}).items()
+    p_yes = {name: build["p_yes_histogram"] for name, build in builds if any(build.get("p_yes_histogram") or [])}
     if p_yes:
         images["data"] = plots.verdict_probabilities(p_yes, 0.5, out / "data_verdicts.png")
     for benchmark in ("vdc", "dream1k"):
