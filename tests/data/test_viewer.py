@@ -4,38 +4,15 @@ by verdict, the reason, and working status filters (the page's script runs: ``#r
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
-import pytest
 from buildkit import build_config, write_manifest
+from helpers.browser import dump_dom
 from helpers.llm_server import LoopbackLLMServer
 from hmd_responder import hmd_responder
 
 from owlcap.data import BuildConfig, build
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-def dump_dom(url: str, profile) -> str:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-    ]
-    result = subprocess.run([CHROMIUM, *flags, url], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
 def test_viewer_shows_every_record_and_filters_by_status(clips, samples_dir, tmp_path):
     samples = samples_dir / "hmd" / "captions.jsonl"
     missing = write_manifest(tmp_path / "missing.jsonl", [{"id": "gone", "video": str(tmp_path / "gone.mp4")}])

@@ -151,7 +151,6 @@ def vdc(
     no_preflight: bool = _NO_PREFLIGHT,
 ) -> None:
     """VDC (VDCscore): two judge calls per question, Acc and Score per dimension."""
-    from owlcap.config import validate_config
     from owlcap.eval.vdc.config import VDCEvalConfig
     from owlcap.eval.vdc.runner import evaluate_vdc
 
@@ -161,12 +160,7 @@ def vdc(
     )  # fmt: skip
     flags |= {"qa_dir": qa_dir, "captions.dimension_field": dimension_field}
     flags["dimensions"] = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
-    with _user_errors(out):
-        data = _run_config(config, flags, list(ctx.args))
-        run_config = validate_config(VDCEvalConfig, data, source=str(config) if config else "options")
-        with _user_errors(run_config.out):
-            result = evaluate_vdc(run_config)
-    _finish(result)
+    _evaluate(ctx, config, flags, VDCEvalConfig, evaluate_vdc)
 
 
 @eval_app.command("dream1k", context_settings=_OVERRIDES)
@@ -192,7 +186,6 @@ def dream1k(
     no_preflight: bool = _NO_PREFLIGHT,
 ) -> None:
     """DREAM-1K (AutoDQ): events extracted and judged both ways, F1 / recall / precision per category."""
-    from owlcap.config import validate_config
     from owlcap.eval.dream1k.config import DreamEvalConfig
     from owlcap.eval.dream1k.runner import evaluate_dream1k
 
@@ -201,11 +194,18 @@ def dream1k(
         concurrency, timeout, retries, limit, overwrite, no_preflight,
     )  # fmt: skip
     flags["annotations"] = annotations
-    with _user_errors(out):
+    _evaluate(ctx, config, flags, DreamEvalConfig, evaluate_dream1k)
+
+
+def _evaluate(ctx: typer.Context, config: Path | None, flags: dict[str, Any], config_model, evaluate) -> None:
+    """Merge the YAML, the flags and the --dotted.key overrides, validate, run one benchmark and end its way."""
+    from owlcap.config import validate_config
+
+    with _user_errors(flags.get("out")):
         data = _run_config(config, flags, list(ctx.args))
-        run_config = validate_config(DreamEvalConfig, data, source=str(config) if config else "options")
+        run_config = validate_config(config_model, data, source=str(config) if config else "options")
         with _user_errors(run_config.out):
-            result = evaluate_dream1k(run_config)
+            result = evaluate(run_config)
     _finish(result)
 
 

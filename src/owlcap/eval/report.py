@@ -71,6 +71,60 @@ def item_counts(records: list[dict[str, Any]], calls: Callable[[dict[str, Any]],
     }
 
 
+def benchmark_report(
+    benchmark: str,
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scoring: Any,
+    preset: str,
+    settings: Any,
+    *,
+    official_scoring: dict[str, Any],
+    aggregate: Callable[..., dict[str, Any]],
+    headline: Callable[[dict[str, Any]], dict[str, float | None]],
+    calls: Callable[[dict[str, Any]], list[dict[str, Any] | None]],
+) -> dict[str, Any]:
+    """What every benchmark's ``report.json`` holds, from the run header and the item records (no judge needed):
+    provenance, the preset's deviations, the aggregate of the first repeat, and the spread over repeats."""
+    from owlcap.eval.config import deviations
+
+    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
+    by_repeat = {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
+    results = aggregate(
+        by_repeat[repeats[0]],
+        scoring,
+        bootstrap_samples=settings.bootstrap_samples,
+        confidence=settings.confidence,
+        seed=settings.seed,
+    )
+    scoring_values = scoring.model_dump()
+    report: dict[str, Any] = {
+        "benchmark": benchmark,
+        "preset": preset,
+        "created": now(),
+        "owlcap_version": version(),
+        "judge": header.get("judge"),
+        "prompts": header.get("prompts"),
+        "captions": header.get("captions"),
+        "protocol": header.get("protocol"),
+        "scoring": scoring_values,
+        "deviations_from_preset": deviations(scoring_values, official_scoring, "scoring.")
+        | (header.get("judge_deviations") or {}),
+        "confidence": settings.confidence,
+        "bootstrap_samples": settings.bootstrap_samples,
+        "data": header.get("data"),
+        "results": results,
+        "headline": headline(results),
+        "counts": item_counts(by_repeat[repeats[0]], calls),
+        "last_run": header.get("last_run"),
+        "notes": list(header.get("notes") or []),
+    }
+    if len(repeats) > 1:
+        headlines = [headline(aggregate(by_repeat[k], scoring)) for k in repeats]
+        report["repeats"] = {"count": len(repeats), "spread": repeat_spread(headlines)}
+    return report
+
+
 def repeat_spread(headlines: list[dict[str, float | None]]) -> dict[str, Any]:
     """Per headline figure over judge repeats: each repeat's value, mean, standard deviation, min and max."""
     spread: dict[str, Any] = {}

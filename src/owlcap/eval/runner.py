@@ -16,12 +16,12 @@ from typing import Any
 
 from owlcap.data.sources import VideoItem, collect_videos
 from owlcap.errors import DataError
-from owlcap.eval.config import CaptioningConfig
+from owlcap.eval.config import CaptioningConfig, deviations
 from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, run_judging
 from owlcap.eval.report import EvalResult, write_outputs
 from owlcap.eval.runs import RunDir
 from owlcap.jsonl import JsonlWriter
-from owlcap.llm import StatsSnapshot
+from owlcap.llm import StatsSnapshot, parse_spec
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,49 @@ def caption_step(config: CaptioningConfig, jobs: list[CaptionJob], out_path: Pat
         if callable(close):
             close()
     return summary | result.to_dict()
+
+
+def judge_deviations(judge: JudgeConfig, official: dict[str, Any]) -> dict[str, Any]:
+    """The judge settings that differ from a preset's official ones; the model is compared by name, not endpoint."""
+    official = dict(official)
+    actual = judge.model_dump(include=set(official))
+    official["model"] = str(parse_spec(official["model"]).model)
+    actual["model"] = str(parse_spec(actual["model"]).model)
+    return deviations(actual, official, "judge.")
+
+
+def judge_and_report(
+    config: Any,
+    *,
+    benchmark: str,
+    identity: dict[str, Any],
+    items: list[PlannedItem],
+    judge_one: Callable[[JudgeSession, PlannedItem], Awaitable[dict[str, Any] | None]],
+    facts: dict[str, Any],
+    notes: list[str],
+    build: Callable[..., dict[str, Any]],
+    markdown: Callable[[dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], list[Path]],
+) -> EvalResult:
+    """The part of a benchmark run after planning: judge what is not judged yet (``execute``), then ``finish``."""
+    run = RunDir(config.out)
+    header = {
+        "benchmark": benchmark,
+        "identity": identity,
+        "preset": config.preset,
+        "config": config.model_dump(mode="json"),
+    }
+    execution = execute(
+        run,
+        header,
+        items,
+        config.judge,
+        judge_one,
+        overwrite=config.overwrite,
+        rejudge_failed=config.rejudge_failed,
+        description=benchmark,
+    )
+    return finish(config, run, header, execution, facts=facts, notes=notes, build=build, markdown=markdown, plot=plot)
 
 
 def finish(

@@ -83,13 +83,8 @@ class MLLM:
         new_tokens = self.generate_ids(requests, options)
         return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
-    def choice_probabilities(self, requests: Sequence[VideoRequest], choices: Sequence[str]) -> list[dict[str, float]]:
-        """For each request, the next-token probability of each choice (its spellings summed: "yes", " Yes", ...),
-        renormalised over the choices. One forward pass, no generation: a random model still gets an answer."""
-        import torch
-
-        from owlcap.llm.choices import spellings
-
+    def _model_inputs(self, requests: Sequence[VideoRequest]):
+        """The left-padded batch of rendered chats (with their videos) on the model's device and dtype."""
         texts = [self.render(request) for request in requests]
         if self.multimodal:
             inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
@@ -98,6 +93,16 @@ class MLLM:
         inputs = inputs.to(self.device)
         if "pixel_values_videos" in inputs:
             inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        return inputs
+
+    def choice_probabilities(self, requests: Sequence[VideoRequest], choices: Sequence[str]) -> list[dict[str, float]]:
+        """For each request, the next-token probability of each choice (its spellings summed: "yes", " Yes", ...),
+        renormalised over the choices. One forward pass, no generation: a random model still gets an answer."""
+        import torch
+
+        from owlcap.llm.choices import spellings
+
+        inputs = self._model_inputs(requests)
         token_ids = []
         for choice in choices:
             firsts = {self.tokenizer.encode(form, add_special_tokens=False)[:1][0] for form in spellings(choice)}
@@ -116,14 +121,7 @@ class MLLM:
         options = options or GenerationOptions()
         if not requests:
             return torch.empty(0, 0, dtype=torch.long)
-        texts = [self.render(request) for request in requests]
-        if self.multimodal:
-            inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
-        else:
-            inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
-        inputs = inputs.to(self.device)
-        if "pixel_values_videos" in inputs:
-            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        inputs = self._model_inputs(requests)
         if options.seed is not None:
             torch.manual_seed(options.seed)
         kwargs = options.generate_kwargs()

@@ -64,13 +64,19 @@ def verify_text_task(units: list[str], text: str, *, criterion: Criterion = "cov
     )
 
 
+def _video_part(video: Any, path: str | None) -> dict[str, Any]:
+    """The message part carrying a sampled video (and its file, for servers that take the encoded video)."""
+    part: dict[str, Any] = {"type": "video", "video": video}
+    if path is not None:
+        part["path"] = str(path)
+    return part
+
+
 def verify_video_task(units: list[str], video: Any, *, video_key: str | None = None, path: str | None = None) -> Task:
     """(c) Is each unit shown by the video? ``video`` is a ``SampledVideo``; ``video_key`` (e.g. path + sampling
     settings) names it in the cache key, else a digest of its frames does. Only a video model can answer."""
     units = list(units)
-    part: dict[str, Any] = {"type": "video", "video": video}
-    if path is not None:
-        part["path"] = str(path)
+    part = _video_part(video, path)
     return Task(
         kind="units.verify_video",
         version=prompts.VERSIONS["units.verify_video"],
@@ -101,9 +107,7 @@ def verify_unit_task(
     """(c), one unit per request: is ``unit`` shown by the video? → ``{"verdict", "p_yes"}`` (see
     ``parse_unit_verdict``). ``probabilities`` asks the backend to decide from the next-token probabilities of
     "yes" and "no" where it can (hf logits, server logprobs), else from the text. Only a video model can answer."""
-    part: dict[str, Any] = {"type": "video", "video": video}
-    if path is not None:
-        part["path"] = str(path)
+    part = _video_part(video, path)
     return Task(
         kind="units.verify_unit",
         version=prompts.VERSIONS["units.verify_unit"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from owlcap.eval.config import ReportConfig, deviations
+from owlcap.eval.config import ReportConfig
 from owlcap.eval.dream1k.config import PRESETS, DreamScoring
 from owlcap.eval.dream1k.scoring import CALLS, aggregate, headline
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import ci, item_counts, now, pct, provenance_lines, repeat_spread, table, version
+from owlcap.eval.report import benchmark_report, ci, pct, provenance_lines, table
 
 METRICS = ("f1", "recall", "precision")
 
@@ -22,41 +22,18 @@ def build_report(
     header: dict[str, Any], records: list[dict[str, Any]], scoring: DreamScoring, preset: str, settings: ReportConfig
 ) -> dict[str, Any]:
     """The whole report from the run header and the item records (no judge needed)."""
-    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
-    by_repeat = {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
-    results = aggregate(
-        by_repeat[repeats[0]],
+    return benchmark_report(
+        "dream1k",
+        header,
+        records,
         scoring,
-        bootstrap_samples=settings.bootstrap_samples,
-        confidence=settings.confidence,
-        seed=settings.seed,
+        preset,
+        settings,
+        official_scoring=PRESETS[preset]["scoring"],
+        aggregate=aggregate,
+        headline=headline,
+        calls=_calls,
     )
-    scoring_values = scoring.model_dump()
-    report: dict[str, Any] = {
-        "benchmark": "dream1k",
-        "preset": preset,
-        "created": now(),
-        "owlcap_version": version(),
-        "judge": header.get("judge"),
-        "prompts": header.get("prompts"),
-        "captions": header.get("captions"),
-        "protocol": header.get("protocol"),
-        "scoring": scoring_values,
-        "deviations_from_preset": deviations(scoring_values, PRESETS[preset]["scoring"], "scoring.")
-        | (header.get("judge_deviations") or {}),
-        "confidence": settings.confidence,
-        "bootstrap_samples": settings.bootstrap_samples,
-        "data": header.get("data"),
-        "results": results,
-        "headline": headline(results),
-        "counts": item_counts(by_repeat[repeats[0]], _calls),
-        "last_run": header.get("last_run"),
-        "notes": list(header.get("notes") or []),
-    }
-    if len(repeats) > 1:
-        headlines = [headline(aggregate(by_repeat[k], scoring)) for k in repeats]
-        report["repeats"] = {"count": len(repeats), "spread": repeat_spread(headlines)}
-    return report
 
 
 def markdown(report: dict[str, Any]) -> str:

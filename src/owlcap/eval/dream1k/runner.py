@@ -25,9 +25,7 @@ from owlcap.eval.dream1k.scoring import score_item
 from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, execute, finish
-from owlcap.eval.runs import RunDir
-from owlcap.llm import parse_spec
+from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +160,7 @@ def _plan(config: DreamEvalConfig, samples: list[DreamItem], captions: LoadedCap
 
 
 def _judge_deviations(config: DreamEvalConfig) -> dict[str, Any]:
-    official = dict(PRESETS[config.preset]["judge"])
-    actual = config.judge.model_dump(include=set(official))
-    official["model"] = str(parse_spec(official["model"]).model)
-    actual["model"] = str(parse_spec(actual["model"]).model)
-    changed = deviations(actual, official, "judge.")
+    changed = judge_deviations(config.judge, PRESETS[config.preset]["judge"])
     return changed | deviations(config.protocol.model_dump(), PRESETS[config.preset]["protocol"], "protocol.")
 
 
@@ -197,23 +191,6 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
     config.out.mkdir(parents=True, exist_ok=True)
     captions, caption_summary = _captions(config, samples, prompts)
     items = _plan(config, samples, captions, prompts)
-    run = RunDir(config.out)
-    header = {
-        "benchmark": "dream1k",
-        "identity": _identity(config, prompts),
-        "preset": config.preset,
-        "config": config.model_dump(mode="json"),
-    }
-    execution = execute(
-        run,
-        header,
-        items,
-        config.judge,
-        lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
-        overwrite=config.overwrite,
-        rejudge_failed=config.rejudge_failed,
-        description="dream1k",
-    )
     facts = {
         "judge": config.judge.describe(),
         "judge_deviations": _judge_deviations(config),
@@ -223,6 +200,15 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
         "data": data.notes(),
     }
     notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
-    return finish(
-        config, run, header, execution, facts=facts, notes=notes, build=build_report, markdown=markdown, plot=plot
+    return judge_and_report(
+        config,
+        benchmark="dream1k",
+        identity=_identity(config, prompts),
+        items=items,
+        judge_one=lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
+        facts=facts,
+        notes=notes,
+        build=build_report,
+        markdown=markdown,
+        plot=plot,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from owlcap.eval.config import ReportConfig, deviations
+from owlcap.eval.config import ReportConfig
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import ci, item_counts, now, num, pct, provenance_lines, repeat_spread, table, version
+from owlcap.eval.report import benchmark_report, ci, num, pct, provenance_lines, table
 from owlcap.eval.vdc.config import PRESETS, VDCScoring
 from owlcap.eval.vdc.scoring import aggregate, headline
 
@@ -22,40 +22,19 @@ def build_report(
     header: dict[str, Any], records: list[dict[str, Any]], scoring: VDCScoring, preset: str, settings: ReportConfig
 ) -> dict[str, Any]:
     """The whole report from the run header and the item records (no judge needed)."""
-    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
-    by_repeat = {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
-    results = aggregate(
-        by_repeat[repeats[0]],
+    report = benchmark_report(
+        "vdc",
+        header,
+        records,
         scoring,
-        bootstrap_samples=settings.bootstrap_samples,
-        confidence=settings.confidence,
-        seed=settings.seed,
+        preset,
+        settings,
+        official_scoring=PRESETS[preset]["scoring"],
+        aggregate=aggregate,
+        headline=headline,
+        calls=_calls,
     )
-    report: dict[str, Any] = {
-        "benchmark": "vdc",
-        "preset": preset,
-        "created": now(),
-        "owlcap_version": version(),
-        "judge": header.get("judge"),
-        "prompts": header.get("prompts"),
-        "captions": header.get("captions"),
-        "protocol": header.get("protocol"),
-        "scoring": scoring.model_dump(),
-        "deviations_from_preset": deviations(scoring.model_dump(), PRESETS[preset]["scoring"], "scoring."),
-        "confidence": settings.confidence,
-        "bootstrap_samples": settings.bootstrap_samples,
-        "data": header.get("data"),
-        "results": results,
-        "headline": headline(results),
-        "counts": item_counts(by_repeat[repeats[0]], _calls),
-        "last_run": header.get("last_run"),
-        "notes": _notes(header, results, preset),
-    }
-    judge_deviations = header.get("judge_deviations") or {}
-    report["deviations_from_preset"] |= judge_deviations
-    if len(repeats) > 1:
-        headlines = [headline(aggregate(by_repeat[k], scoring)) for k in repeats]
-        report["repeats"] = {"count": len(repeats), "spread": repeat_spread(headlines)}
+    report["notes"] = _notes(header, report["results"], preset)
     return report
 
 

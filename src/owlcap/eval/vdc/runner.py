@@ -16,18 +16,15 @@ from typing import Any
 
 from owlcap.config import validate_config
 from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.eval.config import deviations
 from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, execute, finish
-from owlcap.eval.runs import RunDir
+from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCProtocol, VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS, QA, VDCData, load
 from owlcap.eval.vdc.report import build_report, markdown, plot
 from owlcap.eval.vdc.scoring import literal_verdict, question_verdict
-from owlcap.llm import parse_spec
 
 logger = logging.getLogger(__name__)
 
@@ -186,14 +183,6 @@ def _identity(config: VDCEvalConfig, prompts: PromptSet) -> dict[str, Any]:
     }
 
 
-def _judge_deviations(config: VDCEvalConfig) -> dict[str, Any]:
-    official = dict(PRESETS[config.preset]["judge"])
-    actual = config.judge.model_dump(include=set(official))
-    official["model"] = str(parse_spec(official["model"]).model)
-    actual["model"] = str(parse_spec(actual["model"]).model)
-    return deviations(actual, official, "judge.")
-
-
 def _captions(config: VDCEvalConfig, data: VDCData, pairs, prompts: PromptSet) -> tuple[LoadedCaptions, dict]:
     if config.captions is not None:
         return load_vdc_captions(config, config.captions.path), {}
@@ -218,32 +207,24 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
     config.out.mkdir(parents=True, exist_ok=True)
     captions, caption_summary = _captions(config, data, pairs, prompts)
     items = _plan(config, data, pairs, captions, prompts)
-    run = RunDir(config.out)
-    header = {
-        "benchmark": "vdc",
-        "identity": _identity(config, prompts),
-        "preset": config.preset,
-        "config": config.model_dump(mode="json"),
-    }
-    execution = execute(
-        run,
-        header,
-        items,
-        config.judge,
-        lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
-        overwrite=config.overwrite,
-        rejudge_failed=config.rejudge_failed,
-        description="vdc",
-    )
     facts = {
         "judge": config.judge.describe(),
-        "judge_deviations": _judge_deviations(config),
+        "judge_deviations": judge_deviations(config.judge, PRESETS[config.preset]["judge"]),
         "prompts": prompts.describe(),
         "protocol": config.protocol.model_dump(),
         "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
         "data": data.notes(),
     }
     notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
-    return finish(
-        config, run, header, execution, facts=facts, notes=notes, build=build_report, markdown=markdown, plot=plot
+    return judge_and_report(
+        config,
+        benchmark="vdc",
+        identity=_identity(config, prompts),
+        items=items,
+        judge_one=lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
+        facts=facts,
+        notes=notes,
+        build=build_report,
+        markdown=markdown,
+        plot=plot,
     )
