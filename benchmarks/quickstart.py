@@ -4,8 +4,9 @@
     OMP_NUM_THREADS=1 python benchmarks/quickstart.py    # one thread, as the tests run
 
 Runs ``owlcap quickstart`` in a fresh run directory as a subprocess (imports, the tiny model build and every stage
-counted), then reads what the run recorded: each stage's wall time, SFT's first and last loss, GRPO's reward_std
-and grad_norm per step, and how far the vision tower's weights moved. The baseline, run side by side, is what the
+counted), then reads what the run recorded: each stage's wall time, the data build's counts, SFT's first and last
+loss, GRPO's reward_std and grad_norm per step, how far the vision tower's weights moved, and the CSER, VDC and
+DREAM-1K figures of the evaluation. The baseline, run side by side, is what the
 pipeline replaced: ``configs/grpo/tiny.yaml`` (a random tiny model, 16-token completions), whose rewards are flat
 within every group, so its gradient is zero. Wall time depends on what else the machine runs; the CPU time
 (user + system of the subprocess) is the steadier figure. The last line printed is one JSON object with the
@@ -53,10 +54,26 @@ def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
     stages["report"] = json.loads((run_dir / "report" / "stage.json").read_text())["seconds"]
     grpo_steps = report["grpo"]["curves"]
     vision = report["stages"]["grpo"]["summary"]["weight_change"]["vision tower"]
+    data = {name: {key: build[key] for key in ("records", "kept", "kept_at_paper_threshold", "unit_accuracy_mean")}
+            for name, build in report["data"].items()}  # fmt: skip
+    p_yes = [
+        verdict["p_yes"]
+        for folder in (run_dir / "data", run_dir / "data" / "preview")
+        for line in (folder / "records.jsonl").read_text().splitlines()
+        for verdict in json.loads(line).get("unit_verdicts", [])
+        if "p_yes" in verdict
+    ]
+    benchmarks = {
+        f"{benchmark}/{source}": {key: round(value, 4) for key, value in run["headline"].items()
+                                  if key.startswith(("average.", "overall.")) and value is not None}
+        for benchmark in ("vdc", "dream1k") for source, run in report["eval"][benchmark].items()
+    }  # fmt: skip
     return {
         "wall_s": round(wall, 1),
         "cpu_s": round(children_cpu_seconds() - cpu, 1),
         "stage_s": {name: round(seconds, 1) for name, seconds in stages.items()},
+        "data": data,
+        "fge_p_yes_range": [round(min(p_yes), 3), round(max(p_yes), 3)] if p_yes else None,
         "sft_loss_first": round(report["sft"]["loss_first"], 3),
         "sft_loss_last": round(report["sft"]["loss_last"], 3),
         "grpo_reward_std": [round(value, 3) for _, value in grpo_steps["reward_std"]],
@@ -68,6 +85,8 @@ def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
             "changed": vision["changed"],
         },  # fmt: skip
         "eval_reward": {model: round(m["reward"], 3) for model, m in report["eval"]["cser"]["models"].items()},
+        "eval_cser": {model: round(m["cser"], 3) for model, m in report["eval"]["cser"]["models"].items()},
+        "benchmarks": benchmarks,
     }
 
 

@@ -119,7 +119,7 @@ def test_vdc_report_under_another_preset(judge_process, samples_dir, tmp_path):
         ),
         (("dream1k", "--annotations", "a.jsonl", "--out", "o"), "give captions (--captions FILE) or captioning"),
         (("vdc", "--qa-dir", "q", "--captions", "c", "--out", "o", "--preset", "best"), "unknown preset 'best'"),
-        (("vdc", "--qa-dir", "q", "--captions", "c", "--out", "o", "--judge", "rules"), "rules backend cannot answer"),
+        (("vdc", "--qa-dir", "q", "--captions", "c", "--out", "o", "--judge", "gpt4"), "model spec 'gpt4': expected"),
         (("report", "nowhere"), "no items.jsonl here"),
         (("compare", "nowhere"), "not a readable owlcap report"),
     ],

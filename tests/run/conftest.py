@@ -16,7 +16,7 @@ def finished_run(tmp_path_factory) -> Path:
     """One complete run of the QUICK quickstart, shared by every test that only reads it (or copies it first)."""
     run_dir = tmp_path_factory.mktemp("pipeline") / "quick"
     result = run_pipeline(quickstart_config(), overrides(run_dir))
-    assert [outcome.status for outcome in result.outcomes] == ["ran"] * 5
+    assert [outcome.status for outcome in result.outcomes] == ["ran"] * 6
     return run_dir
 
 

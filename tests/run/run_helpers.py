@@ -1,10 +1,9 @@
 """Helpers of the pipeline tests: the QUICK variant of the quickstart, the ``owlcap`` command in a subprocess (to kill
-it), and a page opened in headless Chromium."""
+it), and a page opened in headless Chromium (``helpers.browser``)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.browser import dump_dom
 
 # The quickstart with fewer steps: SFT still overfits visibly, GRPO still sees rewards differ within its groups.
 QUICK = {
@@ -21,6 +21,8 @@ QUICK = {
     "grpo.overrides.max_steps": 4,
     "grpo.overrides.save_steps": 2,
     "caption.config.generation.max_new_tokens": 120,
+    "eval.vdc.config.limit": 1,  # one video's 5 dimensions
+    "eval.vdc.config.captioning.generation.max_new_tokens": 48,
 }
 
 
@@ -70,23 +72,4 @@ def kill_when(args: list[str], ready: Path, *, timeout: float = 240) -> str:
 
 def chromium_dom(page: Path, tmp_path: Path) -> str:
     """The DOM of ``page`` after it loaded in headless Chromium (scripts run, images decoded)."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    done = subprocess.run([browser, *flags], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return dump_dom(page.resolve().as_uri(), tmp_path / "chromium-profile")

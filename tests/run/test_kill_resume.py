@@ -20,11 +20,13 @@ def _marker(run_dir, stage, name="stage.json"):
 
 def test_kill_during_sft_then_during_grpo_and_rerun(tmp_path):
     run_dir = tmp_path / "run"
-    # cheaper than QUICK: a checkpoint every other step, G=2, only the GRPO model captions, short captions
+    # cheaper than QUICK: no data preview, a checkpoint every other step, G=2, only the GRPO model captions, short
+    # captions, no benchmark captioning
     args = [
         "run",
         str(quickstart_config()),
         *overrides(run_dir),
+        *["--data.preview", "[]", "--eval.vdc", "null"],
         *["--sft.overrides.max_steps", "4", "--sft.overrides.save_steps", "2", "--grpo.overrides.max_steps", "3"],
         *["--grpo.overrides.num_generations", "2", "--grpo.overrides.per_device_train_batch_size", "6"],
         *["--grpo.overrides.max_completion_length", "96", "--grpo.overrides.save_steps", "1"],
@@ -33,6 +35,8 @@ def test_kill_during_sft_then_during_grpo_and_rerun(tmp_path):
     sft_checkpoint = run_dir / "sft" / "model" / "checkpoint-2" / "trainer_state.json"
     kill_when(args, sft_checkpoint)
     assert _marker(run_dir, "sft") is None and _marker(run_dir, "sft", "running.json")
+    data = _marker(run_dir, "data")
+    assert data is not None and data["summary"]["train"]["kept"] == 3
 
     grpo_checkpoint = run_dir / "grpo" / "model" / "checkpoint-2" / "trainer_state.json"
     kill_when(args, grpo_checkpoint)
@@ -43,6 +47,7 @@ def test_kill_during_sft_then_during_grpo_and_rerun(tmp_path):
 
     done = run_owlcap(*args)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert _marker(run_dir, "data")["execution"] == data["execution"]  # the data build was not redone
     assert _marker(run_dir, "sft")["execution"] == sft["execution"]  # SFT was not redone
     grpo = _marker(run_dir, "grpo")
     assert grpo["resumed"] is True and grpo["summary"]["resumed_from"].endswith(("checkpoint-2", "checkpoint-3"))

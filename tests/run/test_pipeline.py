@@ -13,7 +13,7 @@ from owlcap.run import StageError, quickstart_config, run_pipeline
 
 pytestmark = pytest.mark.slow
 
-SKIPPED_TO_EVAL = {"sft": "skipped", "grpo": "skipped", "caption": "skipped"}
+SKIPPED_TO_EVAL = {"data": "skipped", "sft": "skipped", "grpo": "skipped", "caption": "skipped"}
 
 
 def _statuses(result) -> dict[str, str]:
@@ -36,9 +36,9 @@ def test_a_rerun_skips_every_done_stage_even_in_a_moved_run_dir(run_copy):
 def test_a_changed_stage_reruns_with_everything_after_it(run_copy):
     before = _executions(run_copy)
     result = run_pipeline(quickstart_config(), overrides(run_copy, caption__config__generation__max_new_tokens=40))
-    assert _statuses(result) == {"sft": "skipped", "grpo": "skipped", "caption": "ran", "eval": "ran", "report": "ran"}
+    assert _statuses(result) == {**SKIPPED_TO_EVAL, "caption": "ran", "eval": "ran", "report": "ran"}
     after = _executions(run_copy)
-    assert after["sft"] == before["sft"] and after["grpo"] == before["grpo"]
+    assert all(after[name] == before[name] for name in ("data", "sft", "grpo"))
     assert all(after[name] != before[name] for name in ("caption", "eval", "report"))
     captions = [json.loads(line) for line in (run_copy / "caption" / "sft.jsonl").read_text().splitlines()]
     assert len(captions) == 3 and {c["generation"]["max_new_tokens"] for c in captions} == {40}
@@ -60,9 +60,9 @@ def test_from_reruns_the_stage_and_every_stage_after_it(run_copy):
 
 
 def test_from_needs_the_stages_before_it_done(tmp_path):
-    with pytest.raises(ConfigError, match=r"--from grpo: stage sft comes first and is not done"):
+    with pytest.raises(ConfigError, match=r"--from grpo: stage data comes first and is not done"):
         run_pipeline(quickstart_config(), overrides(tmp_path / "fresh"), from_stage="grpo")
-    with pytest.raises(ConfigError, match=r"--only nope: no such stage \(stages, in order: sft, grpo, caption"):
+    with pytest.raises(ConfigError, match=r"--only nope: no such stage \(stages, in order: data, sft, grpo, caption"):
         run_pipeline(quickstart_config(), overrides(tmp_path / "fresh"), only="nope")
 
 
@@ -76,9 +76,9 @@ def test_a_failing_stage_names_itself_and_the_finished_stages_stay(run_copy, tmp
     assert "Traceback" not in done.stderr
     assert "stage eval failed" in done.stderr and str(references) in done.stderr
     assert "no usable reference captions" in done.stderr
-    assert "finished stages kept: sft, grpo, caption" in done.stderr
+    assert "finished stages kept: data, sft, grpo, caption" in done.stderr
     after = _executions(run_copy)
-    assert all(after[name] == before[name] for name in ("sft", "grpo", "caption"))
+    assert all(after[name] == before[name] for name in ("data", "sft", "grpo", "caption"))
     assert "eval" not in after  # not marked done: the next run (with the file fixed) runs it again
     assert (run_copy / "eval" / "running.json").is_file()
 
@@ -93,7 +93,7 @@ def test_an_unexpected_failure_leaves_its_traceback_in_the_stage_folder(run_copy
     with pytest.raises(StageError) as caught:
         run_pipeline(quickstart_config(), overrides(run_copy), only="eval")
     error = caught.value
-    assert error.stage == "eval" and error.finished == ["sft", "grpo", "caption"]
+    assert error.stage == "eval" and error.finished == ["data", "sft", "grpo", "caption"]
     assert "RuntimeError: the judge exploded" in str(error)
     assert "the judge exploded" in (run_copy / "eval" / "error.log").read_text()
 
@@ -108,6 +108,6 @@ def test_a_dead_judge_fails_the_eval_stage_instead_of_scoring_zero(run_copy):
     args = overrides(run_copy, eval__cser__judge=judge, eval__cser__llm__max_retries=0)
     with pytest.raises(StageError, match=r"could not score 9 caption\(s\) after its retries") as caught:
         run_pipeline(quickstart_config(), args)
-    assert caught.value.stage == "eval" and caught.value.finished == ["sft", "grpo", "caption"]
+    assert caught.value.stage == "eval" and caught.value.finished == ["data", "sft", "grpo", "caption"]
     items = [json.loads(line) for line in (run_copy / "eval" / "cser_items.jsonl").read_text().splitlines()]
     assert len(items) == 9 and all(item["failed"] and item["error"] for item in items)

@@ -9,7 +9,6 @@ import pytest
 import yaml
 from run_helpers import overrides, run_owlcap
 
-from owlcap import envs
 from owlcap.errors import ConfigError
 from owlcap.run import load_pipeline, quickstart_config, run_pipeline
 from owlcap.run.stages import STAGES, Layout
@@ -28,13 +27,22 @@ def _resolve_all(path: Path, args: list[str] | None = None):
 
 def test_the_quickstart_resolves_with_the_samples_and_the_chain(tmp_path):
     resolved = _resolve_all(quickstart_config(), ["--run_dir", str(tmp_path / "r")])
-    captions = str(envs.samples_dir() / "hmd" / "captions.jsonl")
-    assert resolved["sft"].config.data.train_files == [captions]
+    hmd = str(tmp_path / "r" / "data" / "hmd.jsonl")  # what SFT and GRPO train on is the data stage's output
+    assert resolved["data"].config.models.verifier == f"hf:{tmp_path / 'r' / 'base-model'}"
+    assert resolved["data"].extra["base_model"] is True  # the tiny model the pipeline builds plays MDF and FGE
+    assert resolved["sft"].config.data.train_files == [hmd] and resolved["grpo"].config.data.train_files == [hmd]
     assert resolved["sft"].config.model.name_or_path == str(tmp_path / "r" / "base-model")
     assert resolved["sft"].config.output_dir == str(tmp_path / "r" / "sft" / "model")
     assert resolved["grpo"].config.model.name_or_path == str(tmp_path / "r" / "sft" / "model")
-    assert resolved["grpo"].upstream == ["sft"] and resolved["caption"].upstream == ["sft", "grpo"]
-    assert resolved["report"].upstream == ["sft", "grpo", "caption", "eval"]
+    assert resolved["sft"].upstream == ["data"] and resolved["grpo"].upstream == ["data", "sft"]
+    assert resolved["caption"].upstream == ["sft", "grpo"] and resolved["eval"].upstream == ["caption", "grpo"]
+    assert resolved["report"].upstream == ["data", "sft", "grpo", "caption", "eval"]
+    vdc = resolved["eval"].config.vdc["grpo"]
+    assert vdc.out == tmp_path / "r" / "eval" / "vdc" / "grpo" and vdc.captioning.model == str(
+        tmp_path / "r" / "grpo" / "model"
+    )
+    dream = resolved["eval"].config.dream1k["references"]
+    assert dream.captions.path == tmp_path / "r" / "eval" / "dream1k" / "reference_captions.jsonl"
 
 
 def test_a_typo_in_a_stage_config_file_names_stage_file_and_field(tmp_path):
@@ -74,9 +82,9 @@ def test_a_typo_in_the_pipeline_file_names_the_file_and_the_field(tmp_path):
     ("args", "expected"),
     [
         (["--sft.config", "nope/sft.yaml"], "stage sft: sft.config in {p}: nope/sft.yaml: config file not found"),
-        (["--sft.overrides.data.train_files", "[/nope.jsonl]"],
-         "stage sft: data.train_files[0]: /nope.jsonl: no such file or folder (set in command line "
-         "--sft.overrides.data.train_files.0)"),
+        (["--sft.overrides.data.eval_files", "[/nope.jsonl]"],
+         "stage sft: data.eval_files[0]: /nope.jsonl: no such file or folder (set in command line "
+         "--sft.overrides.data.eval_files.0)"),
         (["--caption.videos", "[/nope/videos]"],
          "stage caption: caption.videos[0]: /nope/videos: no such file or folder (set in command line "
          "--caption.videos.0)"),
@@ -86,6 +94,22 @@ def test_a_typo_in_the_pipeline_file_names_the_file_and_the_field(tmp_path):
         (["--caption.models", "[base, sft, dpo]"],
          "caption.models.2 (command line: --caption.models): Input should be 'base', 'sft' or 'grpo' (got 'dpo')"),
         (["--run_dir", "${nope}/x"], "run_dir: unknown placeholder ${nope}"),
+        (["--data.inputs", "[/nope/videos]"],
+         "stage data: data.inputs[0]: /nope/videos: no such file or folder (set in command line --data.inputs.0)"),
+        (["--data.config.fge.threshhold", "0.5"],
+         "fge.threshhold: unknown field; did you mean threshold? [command line --data.config.fge.threshhold]"),
+        (["--sft.overrides.data.train_files", "[x.jsonl]"],
+         "stage sft: sft.overrides.data.train_files (command line --sft.overrides.data.train_files): the pipeline "
+         "sets this field"),
+        (["--eval.vdc.overrides.out", "x"], "stage eval.vdc: eval.vdc.overrides.out (command line "
+         "--eval.vdc.overrides.out): the pipeline sets this field"),
+        (["--eval.vdc.config.qa_dir", "/nope"], "stage eval: eval.vdc.config.qa_dir: /nope: no such file or folder "
+         "(set in command line --eval.vdc.config.qa_dir)"),
+        (["--eval.vdc.reference_captions", "true"], "VDC has no reference captions (DREAM-1K only)"),
+        (["--eval.dream1k.reference_captions", "false"], "stage eval: eval.dream1k: nothing to evaluate"),
+        (["--servers.grpo", "Qwen/Qwen2.5-VL-7B"], "servers.grpo: 'Qwen/Qwen2.5-VL-7B' is not a server spec"),
+        (["--sft.launch.comand", "torchrun"], "sft.launch.comand (command line: --sft.launch.comand): unknown field; "
+         "did you mean command?"),
     ],
 )  # fmt: skip
 def test_missing_files_and_bad_values_are_reported_before_anything_runs(tmp_path, args, expected):

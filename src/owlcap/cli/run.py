@@ -47,8 +47,9 @@ def run(
     from_stage: str = typer.Option(None, "--from", help="Rerun this stage and every stage after it."),
     only: str = typer.Option(None, "--only", help="Rerun only this stage (the stages before it must be done)."),
 ) -> None:
-    """Run the pipeline: sft -> grpo -> caption -> eval -> report. Stages done with the same config are skipped;
-    an interrupted run continues. Extra --key value pairs override the config (--sft.overrides.max_steps 10)."""
+    """Run the pipeline: data -> sft -> grpo -> caption -> eval -> report. Stages done with the same config are
+    skipped; an interrupted run continues. Extra --key value pairs override the config (--sft.overrides.max_steps
+    10)."""
     run_and_report(ctx, config, from_stage, only, list(ctx.args))
 
 

@@ -46,7 +46,9 @@ class JudgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(
-        ..., description="Judge model spec: openai:<model>@<base_url> (vLLM, SGLang, OpenAI) or hf:<path>."
+        ...,
+        description="Judge model spec: openai:<model>@<base_url> (vLLM, SGLang, OpenAI), hf:<path>, or rules (the "
+        "offline word-overlap recipes: demos and tests only, never a benchmark number).",
     )
     temperature: float = Field(..., ge=0, le=2, description="Sampling temperature of every judge request.")
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass; None to leave it to the server.")
@@ -96,10 +98,13 @@ class JudgeConfig(BaseModel):
     @field_validator("model")
     @classmethod
     def _judge_backend(cls, value: str) -> str:
-        spec = parse_spec(value)
-        if spec.backend == "rules":
-            raise ValueError("the rules backend cannot answer benchmark judge prompts; use openai:... or hf:...")
+        parse_spec(value)  # a malformed spec is refused here, with what to write
         return value
+
+    @property
+    def offline(self) -> bool:
+        """The ``rules`` judge: weak deterministic recipes that answer in the official formats (demos, tests)."""
+        return parse_spec(self.model).backend == "rules"
 
     def llm_config(self) -> LLMConfig:
         spec = parse_spec(self.model)
@@ -225,9 +230,13 @@ class JudgeSession:
         messages: list[Message],
         *,
         parse: Callable[[str], Any] | None = None,
+        offline: Callable[[Any], Any] | None = None,
         repeat: int = 0,
     ) -> CallRecord:
-        """Ask one question; never raises for a judge failure (``RunStopped`` once the breaker has tripped)."""
+        """Ask one question; never raises for a judge failure (``RunStopped`` once the breaker has tripped).
+
+        ``offline`` is the question's recipe for the ``rules`` judge (``TextRules`` -> the answer text in the
+        official format); ``parse`` reads its text as it reads a model's. Other backends ignore it."""
         if self.stopped:
             raise RunStopped(self.stopped)
         received: list[str] = []
@@ -239,6 +248,7 @@ class JudgeSession:
             inputs={"messages_sha256": digest(messages), **({"repeat": repeat} if repeat else {})},
             options=self.options,
             parse=_recording(parse, received) if parse is not None else None,
+            offline=offline,
             on_invalid="resample",
             max_attempts=self.config.parse_attempts if parse is not None else 1,
         )
@@ -284,6 +294,17 @@ class JudgeSession:
             ) from exc
         finally:
             await probe.aclose()
+
+
+RULES_JUDGE_NOTE = (
+    "judge: rules, owlcap's offline word-overlap recipes (answers in the official formats, read by the official "
+    "parsers): for demos and tests only; these numbers are not comparable with any published one"
+)
+
+
+def judge_notes(config: JudgeConfig) -> list[str]:
+    """Notes every benchmark report carries about its judge."""
+    return [RULES_JUDGE_NOTE] if config.offline else []
 
 
 def _recording(parse: Callable[[str], Any], received: list[str]) -> Callable[[str], Any]:

@@ -1,8 +1,10 @@
 """The ``rules`` backend: answers owlcap's structured text tasks offline with ``TextRules``. Weak; see rules_text.
 
 It answers the same ``Task`` objects as the model backends (each task carries its ``offline`` recipe), validated
-through the same schemas, so code that uses a judge never branches on the backend. It cannot chat freely and
-cannot see video: such requests raise ``JudgeError`` naming the task.
+through the same schemas, so code that uses a judge never branches on the backend. A recipe may also return the
+raw answer text a model would write; a task with a ``parse`` function (an official scorer's parser) then reads it
+with that same parser, so the parser runs exactly as it does on a model's answer. It cannot chat freely and cannot
+see video: such requests raise ``JudgeError`` naming the task.
 """
 
 from __future__ import annotations
@@ -42,11 +44,17 @@ class RulesBackend(LLM):
         raw = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
         self.stats.add(completion_chars=len(raw))
         try:
-            result = task.schema.model_validate(data) if task.schema is not None else data
+            if task.schema is not None:
+                result = task.schema.model_validate(data)
+            elif task.parse is not None and isinstance(data, str):
+                result = task.parse(data)  # the caller's parser reads the recipe's text as it reads a model's
+            else:
+                result = data
             if task.check is not None:
                 task.check(result)
         except (ValidationError, ValueError) as exc:
-            raise JudgeError(f"rules answer for {task.kind!r} is invalid: {exc}") from exc
+            # worded like the model backends' message, so callers classify it the same way (an invalid answer)
+            raise JudgeError(f"invalid answer after 1 attempt(s) (rules recipe for {task.kind!r}): {exc}") from exc
         return result, raw, 1
 
     async def _generate(

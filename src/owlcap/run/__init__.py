@@ -7,7 +7,8 @@ print(result.report)            # RUN_DIR/report/index.html
 ```
 
 ``config`` (the pipeline config), ``resolve`` (stage configs and their errors), ``state`` (markers, fingerprints),
-``pipeline`` (the loop), ``stages`` (one module per stage), ``report`` (figures, plots, pages). Nothing heavy is
+``pipeline`` (the loop), ``stages`` (one module per stage), ``launch`` (training under a distributed launcher),
+``report`` (figures, plots, pages). Nothing heavy is
 imported here; the stages import the training and captioning code when they run.
 """
 

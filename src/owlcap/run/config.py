@@ -3,10 +3,13 @@
 ```yaml
 run_dir: runs/my-run                 # every stage writes into RUN_DIR/<stage>/
 model: {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct}
-sft:  {config: configs/sft/qwen2_5_vl_7b.yaml, overrides: {max_steps: 100}}
+data: {config: configs/data/vllm.yaml, inputs: [/data/videos]}      # HMD build: SFT and GRPO train on its output
+sft:  {config: configs/sft/qwen2_5_vl_7b.yaml, launch: {command: "accelerate launch --config_file ..."}}
 grpo: {config: configs/grpo/qwen2_5_vl_7b.yaml}
 caption: {videos: [clips/], models: [base, sft, grpo], config: {generation: {max_new_tokens: 512}}}
-eval: {cser: {references: refs.jsonl, judge: "openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1"}}
+eval:
+  cser: {references: refs.jsonl, judge: "openai:Qwen/Qwen3-32B@http://127.0.0.1:8000/v1"}
+  vdc: {config: configs/eval/vdc_auroracap.yaml, models: [sft, grpo]}
 report: {}
 ```
 
@@ -14,20 +17,23 @@ A stage's ``config`` is a YAML path (the file ``owlcap train sft`` etc. take) or
 ``overrides`` is a mapping applied on top of it. Leaving a section out leaves that stage out. Strings may use
 ``${samples}`` (the sample data, ``owlcap.envs.samples_dir()``) and ``${run_dir}``; relative paths resolve against
 the working directory, as in every owlcap config. The pipeline sets the fields that chain the stages (each stage's
-``output_dir`` under the run directory, SFT's base model, GRPO's starting model = SFT's output): a stage's
-``overrides`` may not set them.
+``output_dir`` under the run directory, SFT's base model, GRPO's starting model = SFT's output, the training files
+= the data stage's ``hmd.jsonl``, a benchmark run's ``out`` and captioning model): a stage's ``overrides`` may not
+set them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from owlcap.llm import LLMConfig
+from owlcap.errors import ConfigError
+from owlcap.llm import LLMConfig, parse_spec
 from owlcap.reward import CSERConfig, LengthRewardConfig
 
 CAPTIONERS = ("base", "sft", "grpo")
+Captioner = Literal["base", "sft", "grpo"]
 
 
 class BaseModelSection(BaseModel):
@@ -56,11 +62,52 @@ class StageSection(BaseModel):
     )
 
 
+class DataStageSection(StageSection):
+    """The HMD build (MDF + FGE): ``config`` is a ``BuildConfig`` as ``owlcap data build --config`` takes it."""
+
+    inputs: list[str] = Field(
+        min_length=1,
+        description="Videos, folders and JSONL manifests to build (as `owlcap data build` takes). A manifest line "
+        "that carries a caption goes through FGE only; the others through MDF + FGE. The kept records "
+        "(RUN_DIR/data/hmd.jsonl) are what SFT and GRPO train on.",
+    )
+    preview: list[str] = Field(
+        [],
+        description="Videos also built through MDF + FGE into RUN_DIR/data/preview/, recorded and shown in the "
+        "report but not trained on (the quickstart: MDF runs with tiny models while training uses real captions).",
+    )
+    allow_failures: bool = Field(
+        False,
+        description="false = a video that failed (or an unreadable input) fails the stage (a re-run retries only "
+        "it); true = it is reported and the kept records go on to training.",
+    )
+
+
+class LaunchSection(BaseModel):
+    """Run a training stage as a subprocess under a distributed launcher instead of in the pipeline's process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(
+        min_length=1,
+        description="The launcher, e.g. 'accelerate launch --config_file configs/accelerate/zero2.yaml' or "
+        "'torchrun --nproc_per_node 8'. The pipeline adds '-m owlcap.cli.main train <stage> RUN_DIR/<stage>/"
+        "config.yaml' at the end, or where the command says {args} (for a launcher wrapped in a shell: srun ... "
+        "bash -c '... {args}').",
+    )
+    env: dict[str, str] = Field({}, description="Environment variables set for the launched command.")
+
+
 class TrainStageSection(StageSection):
     """SFT or GRPO: ``config`` is a run config as ``owlcap train sft|grpo`` takes it (configs/sft, configs/grpo)."""
 
     config: str | dict[str, Any] = Field(
         description="YAML path of the training config (configs/sft/*.yaml, configs/grpo/*.yaml) or the config inline."
+    )
+    launch: LaunchSection | None = Field(
+        None,
+        description="Run the stage under a launcher (several GPUs or nodes) as a subprocess; null = in the "
+        "pipeline's own process (one GPU or the CPU).",
     )
 
 
@@ -72,6 +119,10 @@ class CaptionStageSection(StageSection):
         list(CAPTIONERS),
         min_length=1,
         description="Which models caption: base (before SFT), sft (after SFT), grpo (after GRPO).",
+    )
+    server: LLMConfig = Field(
+        default_factory=lambda: LLMConfig(concurrency=16, request_timeout_s=600.0, max_retries=3, cache=False),
+        description="Captioning with a server (see servers): requests in flight, timeouts, retries, video transport.",
     )
     allow_failures: bool = Field(
         False,
@@ -97,18 +148,52 @@ class CSEREvalSection(BaseModel):
     )
 
 
+class BenchmarkSection(StageSection):
+    """A benchmark evaluation: ``config`` is the evaluator's run config (configs/eval/*.yaml, or inline) as
+    ``owlcap eval vdc|dream1k`` takes it. One evaluation runs per caption source, each in RUN_DIR/eval/<benchmark>/
+    <source>/: the config's own ``captions`` file (source ``captions``), each of ``models``, and ``references``."""
+
+    models: list[Captioner] = Field(
+        [],
+        description="Caption the benchmark's videos (the config's captioning section) with these pipeline models "
+        "(or their servers), one evaluation each.",
+    )
+    stand_in_videos: list[str] = Field(
+        [],
+        description="Videos captioned in place of the benchmark's own (a demo without the benchmark videos): each "
+        "benchmark id takes the next of these in turn. The scores then say nothing about the captioner.",
+    )
+    reference_captions: bool = Field(
+        False,
+        description="DREAM-1K: also judge each sample's reference caption as its prediction: the ceiling this judge "
+        "gives a perfect caption.",
+    )
+    allow_incomplete: bool = Field(
+        False,
+        description="false = an evaluation with failed judge calls or missing captions fails the stage (a re-run "
+        "judges only those again); true = it is reported and the stage goes on.",
+    )
+
+
 class EvalStageSection(BaseModel):
-    """Evaluations of the captions. Benchmarks (VDC, DREAM-1K) join here as further sections."""
+    """Evaluations of the captions: CSER against reference captions, VDC, DREAM-1K."""
 
     model_config = ConfigDict(extra="forbid")
 
     cser: CSEREvalSection | None = Field(None, description="CSER + length reward against reference captions.")
+    vdc: BenchmarkSection | None = Field(None, description="VDC (VDCscore), owlcap.eval.evaluate_vdc.")
+    dream1k: BenchmarkSection | None = Field(None, description="DREAM-1K (AutoDQ), owlcap.eval.evaluate_dream1k.")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Self:
-        if self.cser is None:
-            raise ValueError("eval has no evaluation configured: add eval.cser (or leave the eval section out)")
+        if self.cser is None and self.vdc is None and self.dream1k is None:
+            raise ValueError("eval has no evaluation configured: add eval.cser, eval.vdc or eval.dream1k")
+        if self.vdc is not None and self.vdc.reference_captions:
+            raise ValueError("eval.vdc.reference_captions: VDC has no reference captions (DREAM-1K only)")
         return self
+
+    def benchmarks(self) -> dict[str, BenchmarkSection]:
+        return {name: section for name in ("vdc", "dream1k") if (section := getattr(self, name)) is not None}
 
 
 class ReportStageSection(BaseModel):
@@ -121,7 +206,7 @@ class ReportStageSection(BaseModel):
 
 
 class PipelineConfig(BaseModel):
-    """data -> SFT -> GRPO -> caption -> eval -> report; each section a stage (the data stage is still to come)."""
+    """data -> SFT -> GRPO -> caption -> eval -> report; each section a stage."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -133,6 +218,15 @@ class PipelineConfig(BaseModel):
         "run faster on one: their matrices are too small to split, and extra threads only contend for the cores.",
     )
     model: BaseModelSection = Field(description="The base model (SFT starts from it; the 'base' captioner).")
+    servers: dict[Captioner, str] = Field(
+        {},
+        description="Captioners served by a server instead of loaded in process (caption stage and benchmark "
+        "captioning): captioner -> openai:<model>@<url>[,<url>...], e.g. vLLM serving RUN_DIR/grpo/model. The "
+        "pipeline cannot check that the server holds that stage's model: start it after the stage ran.",
+    )
+    data: DataStageSection | None = Field(
+        None, description="Build HMD records (MDF + FGE): what SFT and GRPO train on."
+    )
     sft: TrainStageSection | None = Field(None, description="Supervised fine-tuning of the base model.")
     grpo: TrainStageSection | None = Field(None, description="GRPO with CSER + length reward, from SFT's model.")
     caption: CaptionStageSection | None = Field(None, description="Caption videos with the chosen models.")
@@ -141,12 +235,29 @@ class PipelineConfig(BaseModel):
         default_factory=ReportStageSection, description="The report of the whole run (null = none)."
     )
 
+    @field_validator("servers")
+    @classmethod
+    def _server_specs(cls, servers: dict[str, str]) -> dict[str, str]:
+        for name, spec in servers.items():
+            if not spec.strip().startswith("openai:"):
+                raise ValueError(f"servers.{name}: {spec!r} is not a server spec; write openai:<model>@<url>")
+            try:
+                parse_spec(spec)
+            except ConfigError as exc:
+                raise ValueError(f"servers.{name}: {exc}") from exc
+        return servers
+
     @model_validator(mode="after")
     def _chain_is_whole(self) -> Self:
-        if self.caption is not None:
-            missing = [name for name in self.caption.models if name != "base" and getattr(self, name) is None]
+        named = {"caption.models": self.caption.models if self.caption else [], "servers": list(self.servers)}
+        for name, section in (self.eval.benchmarks() if self.eval else {}).items():
+            named[f"eval.{name}.models"] = section.models
+        for where, models in named.items():
+            missing = [name for name in models if name != "base" and getattr(self, name) is None]
             if missing:
-                raise ValueError(f"caption.models names {missing} but the pipeline has no such stage; drop them")
-        if self.eval is not None and self.caption is None:
-            raise ValueError("eval scores the caption stage's captions: add a caption section or drop eval")
+                raise ValueError(f"{where} names {missing} but the pipeline has no such stage; drop them")
+        if self.eval is not None and self.eval.cser is not None and self.caption is None:
+            raise ValueError("eval.cser scores the caption stage's captions: add a caption section or drop eval.cser")
+        if self.data is not None and self.sft is None and self.grpo is None:
+            raise ValueError("the data stage feeds SFT and GRPO: add one of them or drop the data section")
         return self

@@ -1,6 +1,6 @@
 """The orchestrator behind ``owlcap run``: stages in order, each skipped when done with the same fingerprint.
 
-For every stage of the pipeline, in order (sft -> grpo -> caption -> eval -> report):
+For every stage of the pipeline, in order (data -> sft -> grpo -> caption -> eval -> report):
 
 1. all stage configs are resolved and validated, and every file they name is checked, before anything runs;
 2. the stage's fingerprint is computed (resolved config, named files, upstream stages' execution ids);
@@ -134,7 +134,9 @@ def _run_plan(source: PipelineSource, layout: Layout, plan: _Plan) -> PipelineRe
                 f"run without {plan.flag} (or {plan.flag} {stage.name})"
             )
         context = RunContext(source, layout, base_model, resuming=False, records=records)
-        record = _run_stage(stage, spec, marker, stage_fp, context, fresh=position >= plan.first)
+        fresh = position >= plan.first
+        keep = not fresh and stage.keep_outputs is not None and stage.keep_outputs(spec, source, layout)
+        record = _run_stage(stage, spec, marker, stage_fp, context, fresh=fresh, keep=keep)
         records[stage.name] = record
         result.outcomes.append(StageOutcome(stage.name, "resumed" if record.resumed else "ran", record.seconds))
     if "report" in records:
@@ -157,11 +159,21 @@ def _check_target(names: list[str], from_stage: str | None, only: str | None) ->
 
 
 def _run_stage(
-    stage: Stage, spec: ResolvedStage, marker: StageDir, stage_fp: str, context: RunContext, *, fresh: bool
+    stage: Stage,
+    spec: ResolvedStage,
+    marker: StageDir,
+    stage_fp: str,
+    context: RunContext,
+    *,
+    fresh: bool,
+    keep: bool = False,
 ) -> StageRecord:
-    context.resuming = marker.begin(stage_fp, fresh=fresh)
+    context.resuming = marker.begin(stage_fp, fresh=fresh, keep=keep)
+    if keep and not context.resuming:
+        logger.info("stage %s: settings changed; its entry point redoes only what the change touches", stage.name)
     # The stage's resolved config, as its own command takes it (owlcap train sft RUN_DIR/sft/config.yaml ...).
-    config = yaml.safe_dump(spec.config.model_dump(mode="json"), sort_keys=False)
+    data = spec.dump(spec.config) if spec.dump else spec.config.model_dump(mode="json")
+    config = yaml.safe_dump(data, sort_keys=False)
     (marker.path / "config.yaml").write_text(config, encoding="utf-8")
     verb = "resuming (interrupted before)" if context.resuming else "running"
     logger.info("stage %s: %s: %s", stage.name, verb, stage.describe)

@@ -112,7 +112,8 @@ class StageConfigSource:
 
 
 def stage_source(source: PipelineSource, stage: str, section: StageSection, run_dir: Path) -> StageConfigSource:
-    """Load ``section.config`` (path or inline) and merge ``section.overrides`` into it."""
+    """Load ``section.config`` (path or inline) and merge ``section.overrides`` into it. ``stage`` is the section's
+    dotted place in the pipeline config (``sft``, ``eval.vdc``)."""
     variables = {"samples": str(envs.samples_dir()), "run_dir": str(run_dir)}
     file = None
     if isinstance(section.config, str):
@@ -124,7 +125,8 @@ def stage_source(source: PipelineSource, stage: str, section: StageSection, run_
         base = expand(base, variables, where=f"stage {stage}: {file}")
     else:
         base = dict(section.config)
-    cli = source.cli_overrides.get(stage, {})
+    cli = _lookup(source.cli_overrides, stage.split("."))
+    cli = cli if isinstance(cli, dict) else {}
     return StageConfigSource(stage, deep_merge(base, section.overrides), file, section.overrides, cli, source.path)
 
 

@@ -94,10 +94,11 @@ class StageDir:
         record = StageRecord.load(self.path / RUNNING)
         return record.fingerprint if record else None
 
-    def begin(self, fingerprint: str, *, fresh: bool) -> bool:
-        """Prepare to run: keep the folder (same fingerprint, interrupted before) or empty it. True = resuming."""
+    def begin(self, fingerprint: str, *, fresh: bool, keep: bool = False) -> bool:
+        """Prepare to run: keep the folder (same fingerprint, interrupted before; or ``keep``: the stage reconciles
+        its own outputs) or empty it. True = resuming."""
         resuming = not fresh and self.running_fingerprint() == fingerprint
-        if not resuming and self.path.exists():
+        if not resuming and not keep and self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / MARKER).unlink(missing_ok=True)

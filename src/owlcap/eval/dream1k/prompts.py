@@ -4,6 +4,7 @@ Three calls per sample: events extracted from the prediction; the GT events judg
 (recall); the extracted events judged against the reference (precision). Each answer is parsed exactly as Tarsier's
 ``evaluate_dream_gpt.py`` does (``parse_events``, ``clean_entailment``, ``entailment_parser``); an answer that does
 not parse is sampled again, up to the judge's ``parse_attempts`` (official 10), by ``owlcap.llm``.
+``offline_events`` / ``offline_entailment`` are the calls' recipes for the offline ``rules`` judge (demos, tests).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from owlcap.eval.dream1k.config import DreamProtocol
 from owlcap.eval.prompt_sets import PromptSet, fill
 from owlcap.llm import Message
+from owlcap.llm.rules_text import TextRules
 
 EXTRACT_KIND, ENTAIL_KIND = "dream1k.events", "dream1k.entailment"
 VERSION = "1"
@@ -154,3 +156,43 @@ def entailment_messages(
         rendered = render_events([lower(other_caption).replace("\n", " ")], None, protocol)
     user = fill(prompts.get("judge", "entailment", "user"), DESCRIPTION=lower(description), EVENTS_PYTHON_REPR=rendered)
     return [{"role": "user", "content": user}]
+
+
+# ------------------------------------------------------------------------------------------ offline recipes
+# What the ``rules`` judge answers (demos and tests; weak by design, see owlcap.llm.rules_text). The answers take the
+# official formats, so the official parsers (parse_events, entailment_parser) read them as they read a model's.
+
+MAX_EVENTS = 10  # the extraction prompt's "at most 10 key events"
+
+
+def offline_events(prediction: str, protocol: DreamProtocol) -> Callable[[TextRules], str]:
+    """Extraction offline: the caption split into sentences and clauses (``TextRules.split``; sentence ends are
+    found on the caption's own casing, before the protocol lowercases it), the first ``MAX_EVENTS``, written as
+    the official Python dict. The rules cannot tell an action from a static detail: every clause is an "event"."""
+
+    def extract(rules: TextRules) -> str:
+        events = [extraction_caption(unit, protocol) for unit in rules.split(prediction)[:MAX_EVENTS]]
+        return repr({"events": events})
+
+    return extract
+
+
+def offline_entailment(
+    description: str, events: list[Any], other_caption: str, protocol: DreamProtocol
+) -> Callable[[TextRules], str]:
+    """Entailment offline: each event shown (the other caption when the list is empty, as the prompt shows it) is
+    "entailment" when ``TextRules.supports`` finds it in the description, else "neutral" (the rules never see a
+    contradiction); written as the official JSON."""
+    lower = str.lower if protocol.lowercase_captions else str
+    shown = [str(event) for event in events] or [lower(other_caption).replace("\n", " ")]
+
+    def judge(rules: TextRules) -> str:
+        judged = []
+        for event in shown:
+            share = rules.support_score(event, description)
+            relationship = "entailment" if share >= rules.threshold else "neutral"
+            reason = f"{share:.0%} of the event's content words occur together in the description"
+            judged.append({"event": event, "relationship": relationship, "reason": reason})
+        return json.dumps({"events": judged}, ensure_ascii=False, indent=2)
+
+    return judge

@@ -22,7 +22,7 @@ from owlcap.eval.dream1k.config import PRESETS, DreamEvalConfig, DreamProtocol, 
 from owlcap.eval.dream1k.data import DreamData, DreamItem, load, prediction_of
 from owlcap.eval.dream1k.report import build_report, markdown, plot
 from owlcap.eval.dream1k.scoring import score_item
-from owlcap.eval.judging import CallRecord, JudgeSession, digest
+from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
@@ -82,13 +82,19 @@ async def judge_sample(
             prompts, description, events, other, protocol, events_repr=events_repr
         )
         parse = dream_prompts.entailment_parser(len(events))
-        return await session.ask(kind, version, messages, parse=parse, repeat=repeat)
+        offline = dream_prompts.offline_entailment(description, events, other, protocol)
+        return await session.ask(kind, version, messages, parse=parse, offline=offline, repeat=repeat)
 
     async def extraction_then_precision() -> tuple[CallRecord, CallRecord | None]:
         async with session.chain():
             messages = dream_prompts.extraction_messages(prompts, prediction, protocol)
             extracted = await session.ask(
-                dream_prompts.EXTRACT_KIND, version, messages, parse=dream_prompts.parse_events, repeat=repeat
+                dream_prompts.EXTRACT_KIND,
+                version,
+                messages,
+                parse=dream_prompts.parse_events,
+                offline=dream_prompts.offline_events(prediction, protocol),
+                repeat=repeat,
             )
             if not extracted.ok:
                 return extracted, None
@@ -193,7 +199,7 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
         "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
         "data": data.notes(),
     }
-    notes = caption_notes(prompts.name, captions.bad_lines)
+    notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
     return judge_and_report(
         config,
         benchmark="dream1k",

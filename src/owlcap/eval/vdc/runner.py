@@ -16,7 +16,7 @@ from typing import Any
 
 from owlcap.config import validate_config
 from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.eval.judging import CallRecord, JudgeSession, digest
+from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
@@ -113,13 +113,21 @@ async def judge_video(
     async def question(qa: QA) -> dict[str, Any]:
         async with session.chain():
             messages = vdc_prompts.answer_messages(prompts, payload.caption, qa.question)
-            answer = await session.ask(vdc_prompts.ANSWER_KIND, vdc_prompts.VERSION, messages, repeat=payload.repeat)
+            offline = vdc_prompts.offline_answer(payload.caption, qa.question)
+            answer = await session.ask(
+                vdc_prompts.ANSWER_KIND, vdc_prompts.VERSION, messages, offline=offline, repeat=payload.repeat
+            )
             if not answer.ok:
                 return _question_record(qa, answer, None, scoring)
             text = answer.raw if protocol.raw_answer_in_verdict and answer.raw is not None else answer.value
             messages = vdc_prompts.verdict_messages(prompts, qa.question, qa.answer, text or "")
             verdict = await session.ask(
-                vdc_prompts.VERDICT_KIND, vdc_prompts.VERSION, messages, parse=literal_verdict, repeat=payload.repeat
+                vdc_prompts.VERDICT_KIND,
+                vdc_prompts.VERSION,
+                messages,
+                parse=literal_verdict,
+                offline=vdc_prompts.offline_verdict(qa.answer, text or ""),
+                repeat=payload.repeat,
             )
         return _question_record(qa, answer, verdict, scoring)
 
@@ -207,7 +215,7 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
         "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
         "data": data.notes(),
     }
-    notes = caption_notes(prompts.name, captions.bad_lines)
+    notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
     return judge_and_report(
         config,
         benchmark="vdc",

@@ -30,8 +30,12 @@ TINY_NOTE = (
     "runs and that training moves the model: SFT's loss falls, GRPO's rewards differ within a group (reward_std > 0) "
     "so its gradient is not zero, and the vision tower's weights change. They cannot show caption quality: the "
     "captions are fragments of the training captions, the rules judge matches words rather than meaning, and a "
-    "few steps on three videos are noise next to a real run."
+    "few steps on three videos are noise next to a real run. In the data stage a random model's MDF captions are "
+    "gibberish and its FGE verdicts mean nothing, so which records are kept is arbitrary."
 )
+DATA_RECORDS_SHOWN = 3
+UNITS_SHOWN = 6
+P_YES_BINS = 40
 
 
 def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *, tiny: bool) -> dict[str, Any]:
@@ -48,6 +52,8 @@ def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *
             "resumed": record.resumed,
             "summary": record.summary,
         }
+    if "data" in stages and records.get("data"):
+        report["data"] = _data(records["data"], caption_chars)
     if "sft" in stages:
         report["sft"] = _sft(layout)
     if "grpo" in stages:
@@ -59,6 +65,53 @@ def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *
     if tiny:
         report["notes"].append(TINY_NOTE)
     return report
+
+
+def _data(record: StageRecord, chars: int) -> dict[str, Any]:
+    """Each build's figures, every unit's p(yes), and a few records with their MDF outputs and unit verdicts."""
+    from owlcap.data.store import RECORDS, read_records
+
+    builds: dict[str, Any] = {}
+    for name in ("train", "preview"):
+        summary = record.summary.get(name)
+        if not summary:
+            continue
+        records, _ = read_records(Path(summary["folder"]) / RECORDS)
+        p_yes = [v["p_yes"] for r in records.values() for v in r.get("unit_verdicts") or [] if "p_yes" in v]
+        shown = [_data_record(r, chars) for r in list(records.values())[:DATA_RECORDS_SHOWN]]
+        builds[name] = summary | {"p_yes_histogram": histogram(p_yes), "examples": shown}
+    return builds
+
+
+def histogram(values: list[float], bins: int = P_YES_BINS) -> list[int]:
+    """Counts of ``values`` in ``bins`` equal bins over [0, 1] (the last one closed), so a report of a 270K-video
+    build holds 40 numbers, not millions."""
+    counts = [0] * bins
+    for value in values:
+        counts[min(int(value * bins), bins - 1)] += 1
+    return counts
+
+
+def _data_record(record: dict[str, Any], chars: int) -> dict[str, Any]:
+    verdicts = record.get("unit_verdicts") or []
+    units = [
+        {"unit": _excerpt(v.get("unit", ""), 200), "supported": v.get("supported"), "p_yes": v.get("p_yes")}
+        for v in verdicts[:UNITS_SHOWN]
+    ]
+    return {
+        "id": record.get("id"),
+        "status": record.get("status"),
+        "unit_accuracy": record.get("unit_accuracy"),
+        "units": len(verdicts),
+        "supported": sum(bool(v.get("supported")) for v in verdicts),
+        "motion_caption": _excerpt(record.get("motion_caption") or "", chars),
+        "caption": _excerpt(record.get("caption") or "", chars),
+        "first_units": units,
+    }
+
+
+def _excerpt(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars].rstrip() + " ..."
 
 
 def _sft(layout: Layout) -> dict[str, Any]:
@@ -91,6 +144,5 @@ def _captions(layout: Layout, record: StageRecord, chars: int) -> dict[str, dict
         if not path.is_file():
             continue
         for item_id, caption in read_captions(path).items():
-            excerpt = caption if len(caption) <= chars else caption[:chars].rstrip() + " ..."
-            by_video.setdefault(item_id, {})[model] = excerpt
+            by_video.setdefault(item_id, {})[model] = _excerpt(caption, chars)
     return by_video

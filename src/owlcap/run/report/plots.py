@@ -1,4 +1,4 @@
-"""The report's PNG plots (matplotlib, Agg): SFT loss, GRPO reward curves, weight change, evaluation bars."""
+"""The report's PNG plots (matplotlib, Agg): FGE verdicts, SFT loss, GRPO curves, weight change, evaluations."""
 
 from __future__ import annotations
 
@@ -85,4 +85,36 @@ def eval_bars(models: dict[str, dict[str, Any]], scores: tuple[str, ...], path: 
     ax.set(title="Captions scored against the references (mean per model)", ylabel="score")
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
+    return _save(plt, fig, path)
+
+
+def verdict_probabilities(histograms: dict[str, list[int]], threshold: float, path: Path) -> Path:
+    """The verifier's p(yes) per unit, binned over [0, 1], one colour per build, with the yes/no decision line."""
+    plt, fig, axes = _figure()
+    ax = axes[0][0]
+    for name, counts in histograms.items():
+        edges = [index / len(counts) for index in range(len(counts) + 1)]
+        ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{name} ({sum(counts)} units)")
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label="yes above this (p(yes) > p(no))")
+    ax.set(title="FGE: the verifier's p(yes) for each unit", xlabel="p(yes)", ylabel="units", xlim=(0.0, 1.0))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, path)
+
+
+def benchmark_bars(panels: list[tuple[str, dict[str, dict[str, float | None]]]], groups: list[str], path: Path) -> Path:
+    """Panels of grouped bars: one group per dimension or category (x), one bar per caption source (colour);
+    ``panels`` are ``(title, {source: {group: value}})``."""
+    plt, fig, axes = _figure(ncols=len(panels), size=(5.2 * len(panels), 3.8))
+    for ax, (title, runs) in zip(axes[0], panels, strict=True):
+        width = 0.8 / max(len(runs), 1)
+        for index, (source, values) in enumerate(runs.items()):
+            heights = [values.get(group) or 0.0 for group in groups]
+            xs = [position + index * width for position in range(len(groups))]
+            ax.bar(xs, heights, width, label=source, color=_MODEL_COLOURS.get(source))
+        ax.set_xticks([position + width * (len(runs) - 1) / 2 for position in range(len(groups))], groups)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.set(title=title)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
     return _save(plt, fig, path)

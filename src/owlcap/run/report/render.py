@@ -47,16 +47,36 @@ def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
         overview.tables.append((["figure", "value"], headlines))
     overview.paragraphs += report.get("notes", [])
     found = [overview]
-    builders = {"sft": _sft_section, "grpo": _grpo_section, "caption": _caption_section, "eval": _eval_section}
+    builders = {
+        "data": _data_section,
+        "sft": _sft_section,
+        "grpo": _grpo_section,
+        "caption": _caption_section,
+        "eval": _eval_section,
+    }
     for name in report["stages"]:
         if name in builders:
             found.append(builders[name](report, images))
+        if name == "eval":
+            found += [
+                _benchmark_section(benchmark, runs, images)
+                for benchmark, runs in (report.get("eval") or {}).items()
+                if benchmark in BENCHMARKS
+            ]
     return found
 
 
 def _headlines(report: dict[str, Any]) -> list[list[str]]:
     """The few figures that say whether the run learned, first."""
     rows = []
+    train = (report.get("data") or {}).get("train")
+    if train:
+        rows.append(
+            [
+                f"HMD records kept (fge.threshold {train['threshold']})",
+                f"{train['kept']} / {train['records']}; at the paper's 0.9: {train['kept_at_paper_threshold']}",
+            ]
+        )
     sft = report.get("sft") or {}
     if sft.get("loss"):
         rows.append(["SFT loss, first -> last step", f"{_fmt(sft['loss_first'])} -> {_fmt(sft['loss_last'])}"])
@@ -72,7 +92,20 @@ def _headlines(report: dict[str, Any]) -> list[list[str]]:
     if cser:
         scores = ", ".join(f"{model} {_fmt(means.get('reward'))}" for model, means in cser["models"].items())
         rows.append(["caption reward (CSER + length) per model", scores])
+    for benchmark, (name, metrics) in BENCHMARKS.items():
+        runs = (report.get("eval") or {}).get(benchmark) or {}
+        for source, run in runs.items():
+            figures = ", ".join(f"{label} {_metric(run['headline'], key)}" for key, label in metrics)
+            rows.append([f"{name} ({source})", figures])
     return rows
+
+
+def _metric(headline: dict[str, Any], key: str) -> str:
+    """A benchmark figure as the papers print it: percent with one decimal; VDC's score (0-5) with two."""
+    value = headline.get(key)
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" if key.endswith(".score") else f"{100 * value:.1f}"
 
 
 def _weights_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
@@ -85,6 +118,48 @@ def _weights_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         if part in change
     ]
     return ["part", "relative change", "tensors changed"], rows
+
+
+def _data_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-data", "Data (HMD build: MDF + FGE)")
+    builds = report.get("data") or {}
+    if not builds:
+        section.paragraphs.append("The data stage has not run.")
+        return section
+    train = builds["train"]
+    verify = train["verify"]
+    section.paragraphs.append(
+        f"Models: {_models(train['models'])}. FGE verifies each unit ({verify['mode']}, decision by "
+        f"{verify['decision']}) and keeps a record when its unit accuracy reaches {train['threshold']} (the paper: "
+        f"0.9). The kept records of 'train' (data/hmd.jsonl) are what SFT and GRPO train on"
+        + ("; 'preview' went through MDF + FGE for this report only." if "preview" in builds else ".")
+    )
+    header = ["build", "records", "kept", "rejected", "failed", "kept at 0.9", "mean unit accuracy", "seconds"]
+    rows = [
+        [name, str(b["records"]), str(b["kept"]), str(b["rejected"]), str(b["failed"])]
+        + [str(b["kept_at_paper_threshold"]), _fmt(b["unit_accuracy_mean"]), _fmt(b["seconds"], 1)]
+        for name, b in builds.items()
+    ]
+    section.tables.append((header, rows))
+    for name, build in builds.items():
+        columns = ["record", "status", "unit accuracy", "units supported", "motion caption", "caption", "first units"]
+        examples = [
+            [e["id"], e["status"], _fmt(e["unit_accuracy"]), f"{e['supported']} / {e['units']}"]
+            + [e["motion_caption"] or "(from the input)", e["caption"], _units(e["first_units"])]
+            for e in build["examples"]
+        ]
+        section.tables.append(([f"{name}: {columns[0]}", *columns[1:]], examples))
+    section.images += [images[key] for key in ("data",) if key in images]
+    return section
+
+
+def _models(models: dict[str, str | None]) -> str:
+    return ", ".join(f"{stage} {spec}" for stage, spec in models.items() if spec)
+
+
+def _units(units: list[dict[str, Any]]) -> str:
+    marks = {True: "yes", False: "no", None: "?"}
+    return " | ".join(f"[{marks[u['supported']]}, p={_fmt(u['p_yes'], 2)}] {u['unit']}" for u in units)
 
 
 def _sft_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
@@ -161,6 +236,59 @@ def _eval_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
     section.tables.append((header, rows))
     section.images += [images[key] for key in ("eval",) if key in images]
     return section
+
+
+BENCHMARKS = {
+    "vdc": ("VDC", (("average.acc", "average Acc"), ("average.score", "average Score"))),
+    "dream1k": ("DREAM-1K", (("overall.f1", "F1"), ("overall.recall", "recall"), ("overall.precision", "precision"))),
+}
+_SOURCE_NOTES = {
+    "references": "the benchmark's reference captions judged as predictions (the judge's ceiling)",
+    "captions": "the caption file the config names",
+    "captioning": "the config's own captioning model",
+}
+
+
+def _benchmark_section(benchmark: str, runs: dict[str, Any], images: dict[str, Path]) -> Section:
+    name, _ = BENCHMARKS[benchmark]
+    section = Section(f"eval-{benchmark}", name)
+    metric = ("acc", "score") if benchmark == "vdc" else ("f1", "recall", "precision")
+    for source, run in runs.items():
+        what = _SOURCE_NOTES.get(source, f"captions by the {source} model")
+        if run.get("stand_in_videos"):
+            what += ", of stand-in videos (not the benchmark's: the scores say nothing about the model)"
+        counts = run["counts"]
+        section.paragraphs.append(
+            f"{source}: {what}; {counts.get('judged', 0)} of {counts.get('items', 0)} items judged by "
+            f"{run['judge']} (preset {run['preset']}, prompt set {run['prompts']})"
+            + ("" if run["complete"] else f"; INCOMPLETE: {'; '.join(run['problems'])}")
+            + "."
+        )
+    notes = dict.fromkeys(note for run in runs.values() for note in run.get("notes", []))
+    section.paragraphs += list(notes)
+    groups = benchmark_groups(runs)
+    header = ["source", *(f"{group} {'/'.join(metric)}" for group in groups)]
+    rows = [
+        [source] + ["/".join(_metric(run["headline"], f"{g}.{m}") for m in metric) for g in groups]
+        for source, run in runs.items()
+    ]
+    section.tables.append((header, rows))
+    folder = Path(next(iter(runs.values()))["out"]).parent
+    section.paragraphs.append(
+        "Accuracy, F1, recall and precision in percent, VDC score 0-5; n/a where no video or sample counted. "
+        f"Each evaluation's own report (report.md, items.jsonl, plots) is in {folder}/<source>/."
+    )
+    section.images += [images[key] for key in (benchmark,) if key in images]
+    return section
+
+
+def benchmark_groups(runs: dict[str, Any]) -> list[str]:
+    """The dimensions / categories in the runs' headline figures, in order, the average or overall last."""
+    groups: dict[str, None] = {}
+    for run in runs.values():
+        groups.update(dict.fromkeys(key.rsplit(".", 1)[0] for key in run["headline"]))
+    last = [name for name in groups if name in ("average", "overall")]
+    return [name for name in groups if name not in last] + last
 
 
 def _model_order(name: str) -> int:

@@ -1,16 +1,17 @@
 """The pipeline's stages, in the order they run.
 
-To add a stage (the HMD data build before ``sft``; the VDC and DREAM-1K evaluations inside ``eval``): write its
-``resolve`` and ``run`` (see ``base``), add its section to ``owlcap.run.config.PipelineConfig``, and insert it here.
+To add a stage: write its ``resolve`` and ``run`` (see ``base``), add its section to
+``owlcap.run.config.PipelineConfig``, and insert it here.
 """
 
 from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
 from owlcap.run.stages.caption import CAPTION
+from owlcap.run.stages.data import DATA
 from owlcap.run.stages.evaluate import EVAL
 from owlcap.run.stages.report import REPORT
 from owlcap.run.stages.train import GRPO, SFT
 
-STAGES: tuple[Stage, ...] = (SFT, GRPO, CAPTION, EVAL, REPORT)
+STAGES: tuple[Stage, ...] = (DATA, SFT, GRPO, CAPTION, EVAL, REPORT)
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)
 
 __all__ = ["STAGES", "STAGE_NAMES", "Layout", "ResolvedStage", "RunContext", "Stage"]

@@ -3,8 +3,10 @@
 A stage is two functions: ``resolve`` turns the pipeline config into the stage's own validated config (plus the
 files it reads and the upstream stages whose outputs it uses: both go into its fingerprint), and ``run`` does the
 work through the stage's public entry point and returns a JSON-able summary (kept in ``stage.json`` and shown in
-the report). Adding a stage (the HMD data build, the VDC and DREAM-1K evaluations) is one module with these two
-functions plus a section in :class:`~owlcap.run.config.PipelineConfig`.
+the report). Adding a stage is one module with these two functions plus a section in
+:class:`~owlcap.run.config.PipelineConfig`. A stage whose own entry point reconciles its outputs with changed
+settings (the HMD build: records carry their own fingerprints) may say so with ``keep_outputs``, so a changed
+config does not throw its finished work away.
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ class Layout:
         return self.run_dir / stage
 
     @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def hmd_records(self) -> Path:
+        """The data stage's kept records: what SFT and GRPO train on."""
+        return self.run_dir / "data" / "hmd.jsonl"
+
+    @property
+    def data_preview(self) -> Path:
+        return self.run_dir / "data" / "preview"
+
+    @property
     def sft_model(self) -> Path:
         return self.run_dir / "sft" / "model"
 
@@ -42,6 +57,10 @@ class Layout:
     @property
     def eval_dir(self) -> Path:
         return self.run_dir / "eval"
+
+    def benchmark_run(self, benchmark: str, source: str) -> Path:
+        """One benchmark evaluation's folder: RUN_DIR/eval/<benchmark>/<caption source>."""
+        return self.run_dir / "eval" / benchmark / source
 
     @property
     def report_dir(self) -> Path:
@@ -59,6 +78,7 @@ class ResolvedStage:
     upstream: list[str] = field(default_factory=list)  # stages whose outputs it reads
     extra: dict[str, Any] = field(default_factory=dict)  # other fingerprinted facts (e.g. the base model)
     origin: Callable[[str], str] | None = None  # where a config field was set (for messages)
+    dump: Callable[[Any], dict[str, Any]] | None = None  # config -> data for RUN_DIR/<stage>/config.yaml
 
     def where(self, name: str) -> str:
         return self.origin(name) if self.origin else self.source
@@ -83,3 +103,6 @@ class Stage:
     resolve: Callable[[PipelineSource, Layout], ResolvedStage]
     run: Callable[[ResolvedStage, RunContext], dict[str, Any]]
     describe: str  # one line for logs and the report
+    keep_outputs: Callable[[ResolvedStage, PipelineSource, Layout], bool] | None = None
+    """Asked when the stage reruns with a changed fingerprint (not ``--from``/``--only``): True keeps its folder,
+    for an entry point that redoes only what the change touches. None: the folder is emptied."""

@@ -2,6 +2,8 @@
 
 Each model writes ``RUN_DIR/caption/<model>.jsonl`` through ``owlcap.eval.captioning.caption_videos`` (the runner
 behind ``owlcap caption``), so an interrupted stage continues where it stopped: the ids already written are skipped.
+The engine comes from ``owlcap.eval.engines.load_caption_engine``: the model loaded in process, or, for a
+captioner listed in the pipeline's ``servers``, an OpenAI-compatible server (vLLM) that serves it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def resolve_caption(source: PipelineSource, layout: Layout) -> ResolvedStage:
     config = validate_stage(CaptionConfig, stage)
     upstream = [name for name in section.models if name != "base"]
     extra = {"models": section.models, "allow_failures": section.allow_failures, "base_model": "base" in section.models}
+    extra["servers"] = served_models(source, section.models)
     inputs = {f"caption.videos[{index}]": path for index, path in enumerate(section.videos)}
     return ResolvedStage(
         "caption",
@@ -40,6 +43,14 @@ def resolve_caption(source: PipelineSource, layout: Layout) -> ResolvedStage:
     )
 
 
+def served_models(source: PipelineSource, captioners: list[str]) -> dict[str, str]:
+    """Which captioners a server answers for, by served model name (fingerprinted; URLs and replicas are not)."""
+    from owlcap.llm import parse_spec
+
+    servers = source.config.servers
+    return {name: parse_spec(servers[name]).model for name in captioners if name in servers}
+
+
 def model_path(name: str, context: RunContext) -> str:
     """Where captioner ``name`` lives: the base model, or the model the SFT / GRPO stage saved."""
     if name == "base":
@@ -47,10 +58,15 @@ def model_path(name: str, context: RunContext) -> str:
     return str(context.layout.run_dir / context.records[name].summary["model"])
 
 
+def captioner_spec(name: str, context: RunContext) -> str:
+    """What captions for ``name``: its server (``servers``) or its model, for ``load_caption_engine``."""
+    return context.pipeline.config.servers.get(name) or model_path(name, context)
+
+
 def run_caption(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     from owlcap.data.sources import collect_videos
     from owlcap.eval.captioning import caption_videos
-    from owlcap.models import load_mllm
+    from owlcap.eval.engines import load_caption_engine
 
     section = context.pipeline.config.caption
     items, bad_inputs = collect_videos(section.videos)
@@ -59,10 +75,17 @@ def run_caption(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     problems = [str(error) for error in bad_inputs]
     summary: dict[str, Any] = {"videos": len(items), "bad_inputs": problems, "models": {}}
     for name in section.models:
-        engine = load_mllm(model_path(name, context), stage.config.model_options)
-        result = caption_videos(items, context.layout.captions(name), engine, stage.config)
-        del engine
-        summary["models"][name] = {"file": str(context.layout.captions(name)), **result.to_dict()}
+        spec = captioner_spec(name, context)
+        engine = load_caption_engine(spec, stage.config.model_options, llm=section.server)
+        try:
+            result = caption_videos(items, context.layout.captions(name), engine, stage.config)
+        finally:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
+            del engine
+        entry = {"file": str(context.layout.captions(name)), "engine": spec if spec.startswith("openai:") else "local"}
+        summary["models"][name] = entry | result.to_dict()
         problems += [f"{name}: {item_id}: {cause}" for item_id, cause in result.failures]
     if problems and not section.allow_failures:
         listed = "\n  ".join(problems[:20])

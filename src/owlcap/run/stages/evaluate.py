@@ -1,12 +1,12 @@
-"""The eval stage: score each captioner's captions. Today: CSER + length reward against reference captions.
+"""The eval stage: score each captioner's captions with CSER against references, and on VDC and DREAM-1K.
 
 ``eval.cser`` scores every caption of ``RUN_DIR/caption/<model>.jsonl`` against the reference caption with the same
 id (``owlcap.reward.CSER`` on the configured judge, plus the length reward), one line per (model, video) in
 ``RUN_DIR/eval/cser_items.jsonl`` and the means per model in the stage summary. A judge failure is never a 0: the
 item is marked failed with its cause, left out of the means and counted.
 
-The benchmark evaluations (VDC, DREAM-1K: ``owlcap.eval.vdc`` / ``owlcap.eval.dream1k``) join as further sections of
-``eval`` with their own functions beside :func:`score_cser`.
+``eval.vdc`` / ``eval.dream1k`` run the benchmark evaluators (``owlcap.run.stages.benchmarks``); an evaluation
+with failed judge calls or missing captions fails the stage like a CSER judge failure does, unless allowed.
 """
 
 from __future__ import annotations
@@ -27,16 +27,45 @@ SCORES = ("correctness", "completeness", "cser", "length_reward", "reward")
 
 
 def resolve_eval(source: PipelineSource, layout: Layout) -> ResolvedStage:
+    from owlcap.run.stages import benchmarks
+    from owlcap.run.stages.caption import served_models
+
     section = source.config.eval
     inputs = {"eval.cser.references": section.cser.references} if section.cser else {}
-    return ResolvedStage("eval", section, source.path, inputs=inputs, upstream=["caption"], origin=source.origin)
+    runs: dict[str, Any] = {}
+    models: set[str] = set()
+    for name, bench in section.benchmarks().items():
+        runs[name] = benchmarks.resolve_benchmark(name, bench, source, layout)
+        inputs |= benchmarks.benchmark_inputs(name, bench, runs[name])
+        models |= set(bench.models)
+    plan = benchmarks.EvalPlan(cser=section.cser, **runs)
+    upstream = ["caption"] if section.cser else []
+    upstream += [name for name in ("sft", "grpo") if name in models]
+    extra = {"base_model": "base" in models, "servers": served_models(source, sorted(models))}
+    return ResolvedStage("eval", plan, source.path, inputs=inputs, upstream=upstream, extra=extra, origin=source.origin)
 
 
 def run_eval(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
+    from owlcap.run.stages.benchmarks import run_benchmark
+
     summary: dict[str, Any] = {}
-    if stage.config.cser is not None:
+    plan = stage.config
+    if plan.cser is not None:
         files = {name: context.layout.captions(name) for name in context.pipeline.config.caption.models}
-        summary["cser"] = score_cser(stage.config.cser, files, context)
+        summary["cser"] = score_cser(plan.cser, files, context)
+    problems: list[str] = []
+    allowed: list[str] = []
+    for name, section in context.pipeline.config.eval.benchmarks().items():
+        summary[name], found = run_benchmark(name, getattr(plan, name), section, context)
+        (allowed if section.allow_incomplete else problems).extend(found)
+    if allowed:
+        logger.warning("incomplete evaluations (allowed):\n  %s", "\n  ".join(allowed))
+    if problems:
+        raise DataError(
+            context.layout.eval_dir,
+            f"{len(problems)} evaluation problem(s) (a re-run judges again only what failed; eval.<benchmark>."
+            "allow_incomplete: true reports them and goes on):\n  " + "\n  ".join(problems[:20]),
+        )
     return summary
 
 
@@ -108,4 +137,4 @@ def read_captions(path) -> dict[str, str]:
     return captions
 
 
-EVAL = Stage("eval", resolve_eval, run_eval, "score the captions (CSER + length reward vs the references)")
+EVAL = Stage("eval", resolve_eval, run_eval, "score the captions: CSER vs the references, VDC, DREAM-1K")

@@ -11,7 +11,7 @@ from owlcap.run.resolve import PipelineSource
 from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
 from owlcap.run.stages.evaluate import SCORES
 
-BEFORE_REPORT = ("sft", "grpo", "caption", "eval")
+BEFORE_REPORT = ("data", "sft", "grpo", "caption", "eval")
 
 
 def resolve_report(source: PipelineSource, layout: Layout) -> ResolvedStage:
@@ -56,7 +56,38 @@ def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
     cser = (report.get("eval") or {}).get("cser")
     if cser:
         images["eval"] = plots.eval_bars(cser["models"], SCORES, out / "eval.png")
+    builds = (report.get("data") or {}).items()
+    p_yes = {name: build["p_yes_histogram"] for name, build in builds if any(build.get("p_yes_histogram") or [])}
+    if p_yes:
+        images["data"] = plots.verdict_probabilities(p_yes, 0.5, out / "data_verdicts.png")
+    for benchmark in ("vdc", "dream1k"):
+        runs = (report.get("eval") or {}).get(benchmark)
+        if runs:
+            groups, panels = benchmark_panels(benchmark, runs)
+            images[benchmark] = plots.benchmark_bars(panels, groups, out / f"{benchmark}.png")
     return images
+
+
+BENCHMARK_METRICS = {"vdc": (("acc", "accuracy (%)", 100), ("score", "score (0-5)", 1)),
+                     "dream1k": (("f1", "F1 (%)", 100), ("recall", "recall (%)", 100),
+                                 ("precision", "precision (%)", 100))}  # fmt: skip
+
+
+def benchmark_panels(benchmark: str, runs: dict[str, Any]) -> tuple[list[str], list[tuple[str, dict]]]:
+    """The plot's groups and one panel per metric: ``(title, {source: {group: value}})``."""
+    groups = render.benchmark_groups(runs)
+    panels = []
+    for metric, label, scale in BENCHMARK_METRICS[benchmark]:
+        values = {
+            source: {g: _scaled(run["headline"].get(f"{g}.{metric}"), scale) for g in groups}
+            for source, run in runs.items()
+        }
+        panels.append((f"{'VDC' if benchmark == 'vdc' else 'DREAM-1K'}: {label}", values))
+    return groups, panels
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
 
 
 REPORT = Stage("report", resolve_report, run_report, "report.md, report.json, plots and index.html")
