@@ -17,7 +17,7 @@ from typing import Any
 from owlcap.data.sources import VideoItem, collect_videos
 from owlcap.errors import DataError
 from owlcap.eval.config import CaptioningConfig, deviations
-from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, run_judging
+from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, judge_notes, run_judging
 from owlcap.eval.report import EvalResult, write_outputs
 from owlcap.eval.runs import RunDir
 from owlcap.jsonl import JsonlWriter
@@ -201,13 +201,26 @@ def judge_and_report(
     identity: dict[str, Any],
     items: list[PlannedItem],
     judge_one: Callable[[JudgeSession, PlannedItem], Awaitable[dict[str, Any] | None]],
-    facts: dict[str, Any],
-    notes: list[str],
+    prompts: Any,
+    captions: Any,
+    caption_summary: dict[str, Any],
+    data_notes: Any,
+    judge_deviations: dict[str, Any],
     build: Callable[..., dict[str, Any]],
     markdown: Callable[[dict[str, Any]], str],
     plot: Callable[[dict[str, Any], Path], list[Path]],
 ) -> EvalResult:
-    """The part of a benchmark run after planning: judge what is not judged yet (``execute``), then ``finish``."""
+    """The part of a benchmark run after planning: judge what is not judged yet (``execute``), then ``finish``
+    with what the run was (judge, prompt set, captions, data notes) recorded beside the results."""
+    facts = {
+        "judge": config.judge.describe(),
+        "judge_deviations": judge_deviations,
+        "prompts": prompts.describe(),
+        "protocol": config.protocol.model_dump(),
+        "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
+        "data": data_notes,
+    }
+    notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
     run = RunDir(config.out)
     header = {
         "benchmark": benchmark,

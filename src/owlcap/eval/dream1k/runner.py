@@ -22,10 +22,10 @@ from owlcap.eval.dream1k.config import PRESETS, DreamEvalConfig, DreamProtocol, 
 from owlcap.eval.dream1k.data import DreamData, DreamItem, load, prediction_of
 from owlcap.eval.dream1k.report import build_report, markdown, plot
 from owlcap.eval.dream1k.scoring import score_item
-from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
+from owlcap.eval.judging import CallRecord, JudgeSession, digest
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
+from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
 
 logger = logging.getLogger(__name__)
 
@@ -191,23 +191,17 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
     config.out.mkdir(parents=True, exist_ok=True)
     captions, caption_summary = _captions(config, samples, prompts)
     items = _plan(config, samples, captions, prompts)
-    facts = {
-        "judge": config.judge.describe(),
-        "judge_deviations": _judge_deviations(config),
-        "prompts": prompts.describe(),
-        "protocol": config.protocol.model_dump(),
-        "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
-        "data": data.notes(),
-    }
-    notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
     return judge_and_report(
         config,
         benchmark="dream1k",
         identity=_identity(config, prompts),
         items=items,
         judge_one=lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
-        facts=facts,
-        notes=notes,
+        prompts=prompts,
+        captions=captions,
+        caption_summary=caption_summary,
+        data_notes=data.notes(),
+        judge_deviations=_judge_deviations(config),
         build=build_report,
         markdown=markdown,
         plot=plot,

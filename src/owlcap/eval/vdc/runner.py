@@ -16,10 +16,10 @@ from typing import Any
 
 from owlcap.config import validate_config
 from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.eval.judging import CallRecord, JudgeSession, digest, judge_notes
+from owlcap.eval.judging import CallRecord, JudgeSession, digest
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_notes, caption_step, judge_and_report, judge_deviations
+from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCProtocol, VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS, QA, VDCData, load
@@ -207,23 +207,17 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
     config.out.mkdir(parents=True, exist_ok=True)
     captions, caption_summary = _captions(config, data, pairs, prompts)
     items = _plan(config, data, pairs, captions, prompts)
-    facts = {
-        "judge": config.judge.describe(),
-        "judge_deviations": judge_deviations(config.judge, PRESETS[config.preset]["judge"]),
-        "prompts": prompts.describe(),
-        "protocol": config.protocol.model_dump(),
-        "captions": captions.describe() | ({"captioning": caption_summary} if caption_summary else {}),
-        "data": data.notes(),
-    }
-    notes = caption_notes(prompts.name, captions.bad_lines) + judge_notes(config.judge)
     return judge_and_report(
         config,
         benchmark="vdc",
         identity=_identity(config, prompts),
         items=items,
         judge_one=lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
-        facts=facts,
-        notes=notes,
+        prompts=prompts,
+        captions=captions,
+        caption_summary=caption_summary,
+        data_notes=data.notes(),
+        judge_deviations=judge_deviations(config.judge, PRESETS[config.preset]["judge"]),
         build=build_report,
         markdown=markdown,
         plot=plot,
