@@ -37,6 +37,8 @@ def test_caption_cli_through_a_server_keeps_requests_in_flight_and_isolates_fail
         result = CliRunner().invoke(app, [*args, "--out", str(out), "--concurrency", "4", *FAST])
         requests = [r for r in server.requests if r.path.endswith("/chat/completions")]
     assert result.exit_code == 1, result.output
+    assert requests[0].body["messages"] == [{"role": "user", "content": "Reply with OK."}]  # the server check
+    requests = requests[1:]
     records = {r["id"]: r for r in read_jsonl(out)}
     failed = records["hummingbird_3"]["error"]
     assert (
@@ -54,8 +56,17 @@ def test_caption_cli_through_a_server_keeps_requests_in_flight_and_isolates_fail
     assert server.max_in_flight >= 2  # the runner sends videos concurrently to a server
 
 
+def test_a_dead_caption_server_fails_at_once_in_one_line(samples_dir, tmp_path):
+    out = tmp_path / "captions.jsonl"
+    args = ["caption", str(samples_dir / "hmd" / "videos"), "--model", "openai:qwen@http://127.0.0.1:9/v1"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), *FAST])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "the caption server openai:qwen@http://127.0.0.1:9/v1 did not answer a test request" in result.stderr
+    assert not out.exists() or not out.read_text().strip()  # no video was sent, so none failed
+
+
 def test_load_caption_engine_picks_the_engine(tmp_path):
-    engine = load_caption_engine("openai:qwen@http://127.0.0.1:9/v1")
+    engine = load_caption_engine("openai:qwen@http://127.0.0.1:9/v1", check=False)
     assert isinstance(engine, RemoteCaptionEngine) and engine.max_concurrent_batches == 16
     assert engine.name == "openai:qwen@http://127.0.0.1:9/v1"
     engine.close()

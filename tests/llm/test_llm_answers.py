@@ -78,3 +78,22 @@ def test_rules_backend_answers_a_parsed_task_offline():
     task = _task("extract", parse=_events, offline=lambda rules: ["offline"])
     answer = asyncio.run(judge.answer(task))
     assert (answer.value, answer.raw, answer.attempts) == (["offline"], '["offline"]', 1)
+
+
+def test_closing_cancels_what_still_runs_on_the_background_loop():
+    from owlcap.llm.loop import BackgroundLoop
+
+    loop = BackgroundLoop()
+    unwound = []
+
+    async def forever():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            unwound.append(True)
+            raise
+
+    future = loop.submit(forever())
+    future.cancel()  # what Ctrl-C does to a batch: the task itself is only cancelled later, on the loop
+    loop.close()
+    assert unwound == [True] and not loop.started

@@ -22,7 +22,9 @@ def test_a_served_captioner_is_asked_over_http(run_copy, llm_server):  # noqa: F
     captions = [json.loads(line) for line in (run_copy / "caption" / "grpo.jsonl").read_text().splitlines()]
     assert len(captions) == 3 and all(c["caption"].startswith("caption ") for c in captions)
     requests = [r for r in llm_server.requests if r.path.endswith("/chat/completions")]
-    assert len(requests) == 3 and {r.body["model"] for r in requests} == {"served-grpo"}
+    check, requests = requests[0], requests[1:]  # the server is checked with one text request first
+    assert check.body["messages"] == [{"role": "user", "content": "Reply with OK."}]
+    assert len(requests) == 3 and {r.body["model"] for r in [check, *requests]} == {"served-grpo"}
     parts = [p["type"] for p in requests[0].messages[-1]["content"]]
     assert parts.count("image_url") == 4  # the 4 sampled frames, then the prompt
     summary = json.loads((run_copy / "caption" / "stage.json").read_text())["summary"]

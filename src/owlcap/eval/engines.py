@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from owlcap.errors import ConfigError, OwlcapError
+from owlcap.errors import ConfigError, JudgeError, ModelLoadError, OwlcapError
 from owlcap.llm import LLMConfig, Message, from_spec, parse_spec
 from owlcap.models.inputs import VideoRequest
 from owlcap.models.loading import ModelOptions
@@ -72,6 +72,16 @@ class RemoteCaptionEngine:
                 raise result
         return list(results)
 
+    def check(self) -> None:
+        """One tiny text request before any video is sent: a dead or wrong server fails here, in one line, instead
+        of failing every video after its retries (``ModelLoadError``)."""
+        try:
+            self.llm.chat_sync([{"role": "user", "content": "Reply with OK."}], max_tokens=1, temperature=0.0)
+        except JudgeError as exc:
+            raise ModelLoadError(
+                f"the caption server {self.name} did not answer a test request ({exc}); start it or fix --model"
+            ) from exc
+
     def close(self) -> None:
         self.llm.close()
 
@@ -82,12 +92,17 @@ def load_caption_engine(
     *,
     llm: LLMConfig | None = None,
     vision_factor: int = QWEN_VISION_FACTOR,
+    check: bool = True,
 ) -> Any:
     """The caption engine for ``model``: ``openai:<model>@<url>`` (a server; ``llm`` sets its concurrency,
-    timeouts and video transport) or an HF hub id / local path, optionally ``hf:``-prefixed (``options``)."""
+    timeouts and video transport; ``check`` sends it one test request first) or an HF hub id / local path,
+    optionally ``hf:``-prefixed (``options``)."""
     spec = model.strip()
     if spec.startswith("openai:"):
-        return RemoteCaptionEngine(spec, llm, vision_factor=vision_factor)
+        engine = RemoteCaptionEngine(spec, llm, vision_factor=vision_factor)
+        if check:
+            engine.check()
+        return engine
     if spec == "rules":
         raise ConfigError("model 'rules' cannot see videos; give an HF model or openai:<model>@<url>")
     from owlcap.models import load_mllm

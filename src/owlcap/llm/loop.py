@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -56,11 +57,24 @@ class BackgroundLoop:
         """Start ``coro`` on the background loop and return at once; ``.result()`` waits for it."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
-    def close(self) -> None:
+    def close(self, drain_timeout_s: float = 5.0) -> None:
+        """Cancel what still runs on the loop (a batch interrupted by Ctrl-C, say), wait up to ``drain_timeout_s``
+        for it to unwind, then stop the thread: no task is left pending on a dead loop."""
         with self._lock:
             if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
+                loop = self._loop
+                if threading.current_thread() is not self._thread:
+                    with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+                        asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=drain_timeout_s)
+                loop.call_soon_threadsafe(loop.stop)
                 if self._thread is not None:
                     self._thread.join(timeout=5)
                 self._loop = None
                 self._thread = None
+
+
+async def _cancel_pending() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
