@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from owlcap.jsonl import compact_jsonl, done_ids, iter_jsonl
 
 
@@ -38,3 +40,15 @@ def test_a_compact_file_is_left_as_it_is(tmp_path):
     text = _line({"id": "a", "caption": "A."}) + _line({"id": "b", "error": "x"})
     path.write_text(text)
     assert compact_jsonl(path) == 0 and path.read_text() == text
+
+
+def test_an_atomic_rewrite_that_fails_leaves_the_old_file_whole(tmp_path):
+    from owlcap.jsonl import replace_atomically, write_jsonl_atomic
+
+    path = tmp_path / "items.jsonl"
+    write_jsonl_atomic(path, [{"id": "a"}, {"id": "b"}])
+    with pytest.raises(RuntimeError), replace_atomically(path) as handle:
+        handle.write('{"id": "half')
+        raise RuntimeError("killed mid-write")
+    assert [line.record for line in iter_jsonl(path)] == [{"id": "a"}, {"id": "b"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["items.jsonl"]  # no temporary left behind

@@ -1,17 +1,20 @@
-"""JSONL I/O shared by every long job: tolerant reading, durable appends, resume by id.
+"""JSONL I/O shared by every long job: tolerant reading, durable appends, resume by id, atomic rewrites.
 
 A job appends one line per finished record and flushes it to disk (fsync) before moving on, so a crash, even
-``kill -9``, loses at most the records in flight. A re-run reads the ids already written and skips them.
+``kill -9``, loses at most the records in flight. A re-run reads the ids already written and skips them. A file
+that is rewritten whole (a compacted record file, a report, a marker) goes through ``replace_atomically``, so a
+reader or a crash sees the old file or the whole new one, never half of either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from owlcap.errors import DataError
 
@@ -130,8 +133,7 @@ def compact_jsonl(path: str | Path, key: str = "id") -> int:
             keep[item] = (line.line, failed)
     kept_lines = {number for number, _ in keep.values()}
     dropped = 0
-    temporary = path.with_name(f".{path.name}.compact")
-    with path.open("r", encoding="utf-8") as source, temporary.open("w", encoding="utf-8") as target:
+    with path.open("r", encoding="utf-8") as source, replace_atomically(path) as target:
         for number, text in enumerate(source, start=1):
             if not text.strip():
                 continue
@@ -139,10 +141,48 @@ def compact_jsonl(path: str | Path, key: str = "id") -> int:
                 dropped += 1
                 continue
             target.write(text if text.endswith("\n") else text + "\n")
-        target.flush()
-        os.fsync(target.fileno())
-    os.replace(temporary, path)
     return dropped
+
+
+@contextlib.contextmanager
+def replace_atomically(path: str | Path) -> Iterator[TextIO]:
+    """Write the new content of ``path`` to the handle this yields; on success it replaces ``path`` at once (a
+    temporary file beside it, fsynced, renamed over it, the folder fsynced), on an error ``path`` stays as it was."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically (see ``replace_atomically``)."""
+    with replace_atomically(path) as handle:
+        handle.write(text)
+
+
+def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace ``path`` by ``records``, one JSON object per line, atomically (see ``replace_atomically``)."""
+    with replace_atomically(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` survive a power cut (a no-op where the OS does not allow it)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _record_key(text: str, key: str) -> str | None:

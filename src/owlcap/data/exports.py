@@ -20,8 +20,8 @@ from typing import Any, Literal
 from owlcap.data.outputs import load_records
 from owlcap.data.records import VIDEO_TAG
 from owlcap.data.schema import BuildRecord
-from owlcap.data.store import write_text_atomic
 from owlcap.errors import DataError
+from owlcap.jsonl import write_text_atomic
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 
 Format = Literal["sft", "grpo", "hf", "parquet"]

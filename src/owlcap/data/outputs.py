@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from owlcap.data.config import BuildConfig
 from owlcap.data.schema import SCHEMA_VERSION, BuildRecord
-from owlcap.data.store import HMD, RECORDS, REPORT, STATS, read_records, write_text_atomic
+from owlcap.data.store import HMD, RECORDS, REPORT, STATS, read_records
+from owlcap.jsonl import write_text_atomic
 
 if TYPE_CHECKING:
     from owlcap.data.runner import BuildSummary

@@ -26,7 +26,7 @@ from typing import Any
 
 from owlcap.data.pipeline import ItemResult, WorkItem
 from owlcap.errors import ConfigError
-from owlcap.jsonl import JsonlWriter
+from owlcap.jsonl import JsonlWriter, write_jsonl_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class RecordStore:
         lines_on_disk = _count_lines(self.path)
         if dropped or torn or lines_on_disk != len(existing):
             survivors = [record for record_id, record in existing.items() if record_id not in dropped]
-            _rewrite(self.path, survivors)
+            write_jsonl_atomic(self.path, survivors)
             logger.info(
                 "%s: kept %d record(s); dropped %d to redo and %d unreadable line(s)",
                 self.path,
@@ -196,32 +196,3 @@ def _count_lines(path: Path) -> int:
         return 0
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.strip())
-
-
-def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
-    """Replace ``path`` by ``records`` atomically: a temporary file, fsynced, renamed over it, the folder fsynced."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    write_atomic_dir_sync(path.parent)
-
-
-def write_atomic_dir_sync(folder: Path) -> None:
-    """fsync a folder so a rename in it survives a power cut (a no-op where the OS does not allow it)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a derived output (hmd.jsonl, stats.json) so a reader never sees half of it."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from owlcap import __version__
 from owlcap.data.sources import VideoItem
 from owlcap.errors import ConfigError, VideoDecodeError
-from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids, iter_jsonl
+from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids, iter_jsonl, write_text_atomic
 from owlcap.llm.config import parse_spec
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT, VideoRequest
 from owlcap.models.loading import ModelOptions
@@ -229,9 +229,7 @@ def write_meta(out_path: Path, model: str, config: CaptionConfig) -> None:
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "settings": provenance(model, config),
     }
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def _empty(out: Path) -> bool:

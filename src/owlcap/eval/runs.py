@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.errors import ConfigError, DataError
-from owlcap.jsonl import iter_jsonl
+from owlcap.jsonl import iter_jsonl, write_jsonl_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ class RunDir:
         """Rewrite ``items.jsonl`` with the latest record of each of ``keys`` (in that order); return them."""
         latest = self.latest()
         records = [latest[key] for key in keys if key in latest]
-        temporary = self.items_path.with_suffix(".jsonl.tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.items_path)
+        write_jsonl_atomic(self.items_path, records)
         return records
 
 
@@ -102,10 +96,8 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file, then rename), so a crash never leaves half a file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    """Write JSON atomically (see ``owlcap.jsonl.replace_atomically``), so a crash never leaves half a file."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_items(path: str | Path) -> list[dict[str, Any]]:

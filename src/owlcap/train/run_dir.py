@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import yaml
 
 from owlcap import __version__
 from owlcap.errors import ConfigError
+from owlcap.jsonl import write_text_atomic
 from owlcap.train.checkpoints import resolve_resume
 from owlcap.train.run_config import TrainRunConfig
 
@@ -111,7 +111,7 @@ def start_run(plan: RunPlan, config: TrainRunConfig, *, main_process: bool) -> N
         f"owlcap train {plan.recipe} {plan.output_dir / CONFIG_FILE} runs it again\n"
     )
     body = yaml.safe_dump(runnable_dump(config), sort_keys=False, allow_unicode=True)
-    _write_atomically(plan.output_dir / CONFIG_FILE, header + body)
+    write_text_atomic(plan.output_dir / CONFIG_FILE, header + body)
     metrics = plan.output_dir / METRICS_FILE
     if plan.resume is None:
         result_path(plan.output_dir, plan.recipe).unlink(missing_ok=True)
@@ -124,7 +124,7 @@ def finish_run(plan: RunPlan, result: dict[str, Any], *, main_process: bool) -> 
     """Write the result file: the run is finished."""
     if main_process:
         text = json.dumps(result, indent=2) + "\n"
-        _write_atomically(result_path(plan.output_dir, plan.recipe), text)
+        write_text_atomic(result_path(plan.output_dir, plan.recipe), text)
 
 
 def describe_finished(plan: RunPlan) -> str:
@@ -205,7 +205,7 @@ def _trim_metrics(path: Path, last_step: int) -> None:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if _step_of(line) is None or _step_of(line) <= last_step]
     if len(kept) != len(lines):
-        _write_atomically(path, "".join(kept))
+        write_text_atomic(path, "".join(kept))
         logger.info("%s: dropped %d line(s) after step %d (trained again)", path, len(lines) - len(kept), last_step)
 
 
@@ -215,9 +215,3 @@ def _step_of(line: str) -> int | None:
     except (json.JSONDecodeError, AttributeError):
         return None
     return step if isinstance(step, int) else None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
