@@ -14,8 +14,6 @@ Exactly-once, kill -9 included, rests on three rules:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -27,6 +25,7 @@ from typing import Any
 from owlcap.data.pipeline import ItemResult, WorkItem
 from owlcap.errors import ConfigError
 from owlcap.jsonl import JsonlWriter, write_jsonl_atomic
+from owlcap.locks import lock_folder, unlock
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ HMD = "hmd.jsonl"
 STATS = "stats.json"
 REPORT = "report"
 FRAMES = "frames"
-LOCK = ".lock"
 
 
 def strip_path(out_dir: str | Path, record_id: str) -> Path:
@@ -93,20 +91,11 @@ class RecordStore:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"--out {self.out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
-        self._lock = (self.out_dir / LOCK).open("a+")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock.seek(0)
-            holder = self._lock.read().strip() or "another process"
-            self._lock.close()
-            raise ConfigError(
-                f"{self.out_dir} is being written by another build ({holder}); wait for it or choose another --out"
-            ) from exc
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"pid {os.getpid()}")
-        self._lock.flush()
+        self._lock = lock_folder(
+            self.out_dir,
+            busy=f"{self.out_dir} is being written by another build",
+            advice="wait for it or choose another --out",
+        )
         self.path = self.out_dir / RECORDS
         self._writer: JsonlWriter | None = None
 
@@ -179,10 +168,7 @@ class RecordStore:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if not self._lock.closed:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+        unlock(self._lock)
 
     def __enter__(self) -> RecordStore:
         return self

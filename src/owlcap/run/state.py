@@ -17,7 +17,6 @@ upstream stage (even with the same config) makes everything downstream run again
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 
 from owlcap.errors import ConfigError
 from owlcap.jsonl import write_text_atomic
+from owlcap.locks import lock_folder, unlock
 
 MARKER = "stage.json"
 RUNNING = "running.json"
@@ -101,15 +101,13 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory for this process: a second ``owlcap run`` on it is refused, not interleaved. The
     lock is the kernel's (``flock``), so a killed run never leaves it behind."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / ".lock").open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise ConfigError(f"run_dir {run_dir}: another owlcap run is using it; wait for it to end") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    handle = lock_folder(
+        run_dir, busy=f"run_dir {run_dir}: another owlcap run is using it", advice="wait for it to end"
+    )
+    try:
+        yield
+    finally:
+        unlock(handle)
 
 
 # ------------------------------------------------------------------------------------------------ fingerprints
