@@ -9,8 +9,6 @@ settings rebuilds the records they touch; settings that only change speed (concu
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -246,9 +244,3 @@ def model_identity(spec: str | None) -> str | None:
         return None
     parsed = parse_spec(spec)
     return "rules" if parsed.backend == "rules" else f"{parsed.backend}:{parsed.model}"
-
-
-def digest(value: Any) -> str:
-    """A short stable digest of a JSON-able value."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from owlcap.data.config import digest
+from owlcap.hashing import json_digest
 from owlcap.video import SampledVideo, SamplingConfig, VideoLimits
 
 VIDEO_STAGES = ("motion", "fusion", "verifier")
@@ -27,7 +27,7 @@ def video_key(path: str, start: float | None, end: float | None, sampling: Sampl
     except OSError:
         size, mtime = -1, -1
     settings = {"size": size, "mtime_ns": mtime, "start": start, "end": end, "sampling": sampling.model_dump()}
-    return f"{path}#{digest(settings)}"
+    return f"{path}#{json_digest(settings, 16)}"
 
 
 @dataclass

@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from owlcap.data.config import BuildConfig, digest
+from owlcap.data.config import BuildConfig
 from owlcap.data.decoding import VIDEO_STAGES, video_key
 from owlcap.data.failures import StageFailed
 from owlcap.data.pipeline import ItemResult, Pipeline, WorkItem
 from owlcap.data.sources import VideoItem, collect_videos
 from owlcap.data.store import RecordStore
 from owlcap.errors import ConfigError, DataError
+from owlcap.hashing import json_digest
 from owlcap.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -154,10 +155,10 @@ def plan_items(
             path = os.path.abspath(item.video)
             key = video_key(path, item.start, item.end, config.sampling)
             if texts["caption"] is not None:
-                mdf = digest({"manifest_caption": texts["caption"], "motion_caption": texts["motion_caption"]})
+                mdf = json_digest({"manifest_caption": texts["caption"], "motion_caption": texts["motion_caption"]}, 16)
             else:
-                mdf = digest({"video": key, "motion_caption": texts["motion_caption"], **mdf_settings})
-            fge = digest({"video": key, "mdf": mdf, **fge_settings})
+                mdf = json_digest({"video": key, "motion_caption": texts["motion_caption"], **mdf_settings}, 16)
+            fge = json_digest({"video": key, "mdf": mdf, **fge_settings}, 16)
             work.append(
                 WorkItem(item.id, path, key, mdf, fge, item.start, item.end, texts["caption"], texts["motion_caption"])
             )

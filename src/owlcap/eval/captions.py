@@ -9,7 +9,6 @@ line is reported and skipped; the other captions are judged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.errors import DataError
+from owlcap.hashing import file_digest
 from owlcap.jsonl import iter_jsonl
 
 KeyOf = Callable[[dict[str, Any], str | None], str | None]
@@ -76,7 +76,7 @@ def read_captions(path: str | Path, key_of: KeyOf, caption_of: CaptionOf) -> Loa
         raise DataError(path, "no such caption file or folder")
     loaded = LoadedCaptions()
     for file in files:
-        loaded.files[str(file)] = _sha256(file)
+        loaded.files[str(file)] = file_digest(file)
         stem = file.name.split(".")[0] if path.is_dir() else None
         for line, record, error in _records(file):
             if error is not None:
@@ -135,11 +135,3 @@ def text_field(record: dict[str, Any], path: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"field {path!r} is not a string")
     return value
-
-
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

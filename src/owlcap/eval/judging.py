@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from owlcap.errors import JudgeError
+from owlcap.hashing import json_digest
 from owlcap.llm import LLM, LLMConfig, Message, Task, from_spec, parse_spec
 from owlcap.llm.retry import RetryableError
 from owlcap.progress import progress_bar
@@ -202,10 +201,6 @@ def failure_kind(error: BaseException) -> str:
     return "invalid_answer" if "invalid answer after" in str(error) else "judge_rejected"
 
 
-def digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-
-
 class JudgeSession:
     """One judge for one run: the ``LLM``, its request options, chain slots and the failure breaker."""
 
@@ -245,7 +240,7 @@ class JudgeSession:
             version=version,
             messages=messages,
             schema=None,
-            inputs={"messages_sha256": digest(messages), **({"repeat": repeat} if repeat else {})},
+            inputs={"messages_sha256": json_digest(messages), **({"repeat": repeat} if repeat else {})},
             options=self.options,
             parse=_recording(parse, received) if parse is not None else None,
             offline=offline,

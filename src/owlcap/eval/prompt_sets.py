@@ -13,7 +13,6 @@ Placeholders (``{CAPTION}``...) are filled by plain text insertion in one pass: 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.errors import ConfigError
+from owlcap.hashing import json_digest
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _load(path: Path, name: str, required: dict[tuple[str, ...], tuple[str, ...]
         for placeholder in placeholders:
             if any(f"{{{placeholder}}}" not in s for s in strings):
                 raise ConfigError(f"prompts: {path}: {'.'.join(keys)} lacks the placeholder {{{placeholder}}}")
-    digest = hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    digest = json_digest(texts)
     if digest == OFFICIAL_SHA256.get(benchmark):
         name = "official"
     elif name == "official":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from owlcap.hashing import json_digest
 from owlcap.llm.parsing import json_schema
 
 if TYPE_CHECKING:
@@ -69,8 +68,7 @@ class Task:
         }
         if self.parse is not None:
             payload["parse"] = _callable_name(self.parse)
-        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return json_digest(payload)
 
 
 def _callable_name(function: Callable[..., Any] | None) -> str | None:

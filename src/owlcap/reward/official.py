@@ -20,7 +20,6 @@ parser). The prompt below is owlcap's paraphrase of the released one; ``official
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from owlcap.hashing import file_digest
 from owlcap.llm.task import Task
 from owlcap.reward.config import CSERConfig
 from owlcap.reward.result import UnitVerdict
@@ -179,4 +179,4 @@ def official_task(prediction: str, reference: str, config: CSERConfig) -> Task:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return file_digest(path, 16)

@@ -17,7 +17,6 @@ upstream stage (even with the same config) makes everything downstream run again
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.errors import ConfigError
+from owlcap.hashing import file_digest, json_digest
 from owlcap.jsonl import write_text_atomic
 from owlcap.locks import lock_folder, unlock
 
@@ -115,8 +115,7 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
 
 def fingerprint(parts: dict[str, Any]) -> str:
     """A short, stable hash of JSON-able ``parts`` (key order does not matter)."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return json_digest(parts, 16)
 
 
 def file_fingerprints(paths: dict[str, str | Path], *, what: str, where=None) -> dict[str, str]:
@@ -141,8 +140,4 @@ def _file_fingerprint(path: Path) -> str:
     stat = path.stat()
     if stat.st_size > HASH_CONTENT_UP_TO:
         return f"size={stat.st_size},mtime={stat.st_mtime_ns}"
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return file_digest(path, 16)

@@ -22,10 +22,11 @@ from owlcap.eval.dream1k.config import PRESETS, DreamEvalConfig, DreamProtocol, 
 from owlcap.eval.dream1k.data import DreamData, DreamItem, load, prediction_of
 from owlcap.eval.dream1k.report import build_report, markdown, plot
 from owlcap.eval.dream1k.scoring import score_item
-from owlcap.eval.judging import CallRecord, JudgeSession, digest
+from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
+from owlcap.hashing import json_digest
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _plan(config: DreamEvalConfig, samples: list[DreamItem], captions: LoadedCap
                 )
                 continue
             inputs = {"prediction": prediction, "reference": sample.reference, "events": list(sample.events)}
-            input_hash = digest(inputs | {"identity": identity, "repeat": repeat})
+            input_hash = json_digest(inputs | {"identity": identity, "repeat": repeat})
             items.append(PlannedItem(key, input_hash, SamplePayload(sample, prediction, repeat)))
     return items
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from owlcap.config import validate_config
 from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.eval.judging import CallRecord, JudgeSession, digest
+from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
@@ -25,6 +25,7 @@ from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCProtocol, VDCScori
 from owlcap.eval.vdc.data import DIMENSIONS, QA, VDCData, load
 from owlcap.eval.vdc.report import build_report, markdown, plot
 from owlcap.eval.vdc.scoring import literal_verdict, question_verdict
+from owlcap.hashing import json_digest
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,9 @@ def _plan(
                 items.append(PlannedItem(key, "", final=final))
                 continue
             questions = [[qa.question, qa.answer] for qa in qas]
-            input_hash = digest({"caption": caption, "questions": questions, "identity": identity, "repeat": repeat})
+            input_hash = json_digest(
+                {"caption": caption, "questions": questions, "identity": identity, "repeat": repeat}
+            )
             prompt = captions.prompts.get(caption_key(dimension, video_id))
             payload = VideoPayload(dimension, video_id, repeat, caption, prompt, qas)
             items.append(PlannedItem(key, input_hash, payload))
