@@ -41,7 +41,7 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path, how):
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
-    import owlcap.eval.captioning as captioning
+    import owlcap.caption.provenance as captioning
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
@@ -53,7 +53,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
 
 
 def test_ctrl_c_ends_with_status_130_and_says_how_to_resume(monkeypatch, tmp_path):
-    import owlcap.eval.captioning as captioning
+    import owlcap.caption.provenance as captioning
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

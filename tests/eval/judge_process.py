@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from helpers.llm_server import LoopbackLLMServer  # noqa: E402
-from scripted_judges import Faults, responder  # noqa: E402
+from helpers.scripted_judges import Faults, responder  # noqa: E402
 
 
 def main() -> None:

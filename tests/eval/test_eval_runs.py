@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from scripted_judges import dream_events, dream_label, vdc_answer, vdc_verdict
+from helpers.scripted_judges import dream_events, dream_label, vdc_answer, vdc_verdict
 
 from owlcap.errors import ConfigError
 from owlcap.eval import evaluate_dream1k, evaluate_vdc, reaggregate

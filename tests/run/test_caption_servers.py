@@ -1,4 +1,4 @@
-"""The caption stage captions through ``owlcap.eval.engines.load_caption_engine``: a captioner listed in ``servers``
+"""The caption stage captions through ``owlcap.caption.load_caption_engine``: a captioner listed in ``servers``
 is asked over the OpenAI-compatible API (a vLLM server in a real run; the loopback server here)."""
 
 from __future__ import annotations

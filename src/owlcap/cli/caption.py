@@ -44,10 +44,12 @@ def caption(
     The settings are recorded in OUT.meta.json; a re-run with other settings refuses to add to OUT (use another
     --out, or --overwrite). Exit status: 0 all captioned, 1 some videos failed (listed), 2 a usage or setup error.
     """
+    from owlcap.caption.config import CaptionConfig
+    from owlcap.caption.engines import load_caption_engine
+    from owlcap.caption.provenance import check_output
+    from owlcap.caption.runner import caption_videos
     from owlcap.config import load_yaml, validate_config
     from owlcap.data.sources import collect_videos
-    from owlcap.eval.captioning import CaptionConfig, caption_videos, check_output
-    from owlcap.eval.engines import load_caption_engine
     from owlcap.llm import LLMConfig
 
     if fps is not None and nframes is not None:

@@ -29,8 +29,6 @@ _EXPORTS = {
     "compare_runs": "owlcap.eval.compare",
     "EvalResult": "owlcap.eval.report",
     "JudgeConfig": "owlcap.eval.judging",
-    "load_caption_engine": "owlcap.eval.engines",
-    "RemoteCaptionEngine": "owlcap.eval.engines",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,15 +8,13 @@ file or a command line only names what differs from the official protocol.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from owlcap.caption.config import CaptioningConfig
 from owlcap.config import deep_merge
 from owlcap.errors import ConfigError
-from owlcap.models.loading import ModelOptions
-from owlcap.models.mllm import GenerationOptions
-from owlcap.video import SamplingConfig
 
 
 class CaptionSource(BaseModel):
@@ -29,25 +27,6 @@ class CaptionSource(BaseModel):
     caption_field: str = Field("caption", description="Field holding the caption text (dotted path allowed).")
     dimension_field: str = Field(
         "dimension", description="VDC: field naming the dimension; without it the id must read '<dimension>/<id>'."
-    )
-
-
-class CaptioningConfig(BaseModel):
-    """Caption the benchmark's videos before judging (used when no caption file is given)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    videos: Path = Field(..., description="Folder of videos named by benchmark id, or a JSONL manifest (id, video).")
-    model: str = Field(..., description="HF hub id or path of a video MLLM, or openai:<model>@<url> (e.g. vLLM).")
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Frame sampling (owlcap.video).")
-    generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Decoding settings.")
-    model_options: ModelOptions = Field(default_factory=ModelOptions, description="In-process model: dtype/device.")
-    batch_size: int = Field(4, ge=1, description="In-process model: videos per generate call.")
-    decode_workers: int = Field(4, ge=1, description="Threads decoding videos ahead of the model.")
-    concurrency: int = Field(16, ge=1, description="Server model: caption requests in flight at once.")
-    request_timeout_s: float = Field(600.0, gt=0, description="Server model: limit of one caption request, seconds.")
-    video_transport: Literal["frames", "video_url"] = Field(
-        "frames", description="Server model: send sampled frames (JPEG images) or the video file (vLLM video_url)."
     )
 
 

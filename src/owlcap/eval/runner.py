@@ -3,7 +3,7 @@
 A benchmark plans its items (``PlannedItem``: key, hash of the judge's inputs, what to judge) and gives the
 coroutine that judges one; ``execute`` reuses the items already judged with the same inputs, judges the rest
 concurrently through a ``JudgeSession``, appends each record as it finishes, and rewrites ``items.jsonl`` in
-benchmark order at the end. ``caption_step`` captions the benchmark's videos first when no caption file is given.
+benchmark order at the end.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from owlcap.data.sources import VideoItem, collect_videos
-from owlcap.errors import DataError
-from owlcap.eval.config import CaptioningConfig, deviations
+from owlcap.eval.config import deviations
 from owlcap.eval.judging import JudgeConfig, JudgeSession, judge_items, judge_notes, run_judging
 from owlcap.eval.report import EvalResult, write_outputs
 from owlcap.eval.runs import RunDir
@@ -120,69 +118,6 @@ def cost(delta: Any, wall_s: float) -> dict[str, Any]:
         "wall_s": round(wall_s, 3),
         "requests_per_s": round(delta.requests / wall_s, 3) if wall_s > 0 else None,
     }
-
-
-@dataclass(frozen=True)
-class CaptionJob:
-    """One caption to make: its id in the caption file, the benchmark video it shows, and its prompt."""
-
-    caption_id: str
-    video_id: str
-    prompt: str
-
-
-def caption_step(config: CaptioningConfig, jobs: list[CaptionJob], out_path: Path) -> dict[str, Any]:
-    """Caption ``jobs`` into ``out_path`` (resumable) with the configured model; returns the summary, with the
-    benchmark videos that have no file under ``config.videos``."""
-    from owlcap.eval.captioning import CaptionConfig, caption_videos
-    from owlcap.eval.engines import load_caption_engine
-    from owlcap.llm import LLMConfig
-
-    if not config.videos.exists():
-        raise DataError(config.videos, "no such folder or manifest of benchmark videos (captioning.videos)")
-    found, bad = collect_videos([config.videos])
-    by_id: dict[str, VideoItem] = {}
-    for item in found:
-        by_id.setdefault(item.id, item)
-        by_id.setdefault(Path(item.id).name, item)
-    items, missing = [], []
-    for job in jobs:
-        video = by_id.get(job.video_id)
-        if video is None:
-            missing.append(job.video_id)
-            continue
-        extra = (("prompt", job.prompt), ("benchmark_id", job.video_id))
-        items.append(VideoItem(job.caption_id, video.video, extra, start=video.start, end=video.end))
-    missing = sorted(set(missing))
-    if missing:
-        logger.warning(
-            "%d benchmark video(s) have no file under %s (first: %s)", len(missing), config.videos, missing[0]
-        )
-    summary: dict[str, Any] = {"videos_missing": missing, "bad_inputs": [str(e) for e in bad]}
-    if not items:
-        return summary
-    llm = LLMConfig(
-        concurrency=config.concurrency,
-        request_timeout_s=config.request_timeout_s,
-        max_retries=3,
-        cache=False,
-        video_transport=config.video_transport,
-    )
-    engine = load_caption_engine(config.model, config.model_options, llm=llm, vision_factor=config.sampling.factor)
-    caption_config = CaptionConfig(
-        sampling=config.sampling,
-        generation=config.generation,
-        model_options=config.model_options,
-        batch_size=config.batch_size,
-        decode_workers=config.decode_workers,
-    )
-    try:
-        result = caption_videos(items, out_path, engine, caption_config)
-    finally:
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
-    return summary | result.to_dict()
 
 
 def judge_deviations(judge: JudgeConfig, official: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
+from owlcap.caption.jobs import CaptionJob, caption_jobs
 from owlcap.config import validate_config
-from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
 from owlcap.eval.config import deviations
 from owlcap.eval.dream1k import prompts as dream_prompts
 from owlcap.eval.dream1k.config import PRESETS, DreamEvalConfig, DreamProtocol, DreamScoring
@@ -25,7 +26,7 @@ from owlcap.eval.dream1k.scoring import score_item
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
+from owlcap.eval.runner import PlannedItem, judge_and_report, judge_deviations
 from owlcap.hashing import json_digest
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def _captions(config: DreamEvalConfig, samples: list[DreamItem], prompts: Prompt
     prompt = prompts.get("caption_prompt")
     jobs = [CaptionJob(sample.id, sample.id, prompt) for sample in samples]
     path = config.out / CAPTIONS_FILE
-    summary = caption_step(config.captioning, jobs, path)
+    summary = caption_jobs(config.captioning, jobs, path)
     return load_dream_captions(config, path), summary
 
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
+from owlcap.caption.jobs import CaptionJob, caption_jobs
 from owlcap.config import validate_config
-from owlcap.eval.captions import LoadedCaptions, dotted, read_captions, text_field
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
-from owlcap.eval.runner import CaptionJob, PlannedItem, caption_step, judge_and_report, judge_deviations
+from owlcap.eval.runner import PlannedItem, judge_and_report, judge_deviations
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCProtocol, VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS, QA, VDCData, load
@@ -192,7 +193,7 @@ def _captions(config: VDCEvalConfig, data: VDCData, pairs, prompts: PromptSet) -
     chosen = vdc_prompts.caption_prompts(data, prompts, config.protocol)
     jobs = [CaptionJob(caption_key(d, v), v, chosen[(d, v)]) for d, v in pairs]
     path = config.out / CAPTIONS_FILE
-    summary = caption_step(config.captioning, jobs, path)
+    summary = caption_jobs(config.captioning, jobs, path)
     return load_vdc_captions(config, path), summary
 
 

@@ -1,8 +1,8 @@
 """The caption stage: the same videos captioned by each chosen model (before SFT, after SFT, after GRPO).
 
-Each model writes ``RUN_DIR/caption/<model>.jsonl`` through ``owlcap.eval.captioning.caption_videos`` (the runner
+Each model writes ``RUN_DIR/caption/<model>.jsonl`` through ``owlcap.caption.caption_videos`` (the runner
 behind ``owlcap caption``), so an interrupted stage continues where it stopped: the ids already written are skipped.
-The engine comes from ``owlcap.eval.engines.load_caption_engine``: the model loaded in process, or, for a
+The engine comes from ``owlcap.caption.load_caption_engine``: the model loaded in process, or, for a
 captioner listed in the pipeline's ``servers``, an OpenAI-compatible server (vLLM) that serves it.
 """
 
@@ -23,7 +23,7 @@ class CaptionFailures(DataError):
 
 
 def resolve_caption(source: PipelineSource, layout: Layout) -> ResolvedStage:
-    from owlcap.eval.captioning import CaptionConfig
+    from owlcap.caption.config import CaptionConfig
 
     section = source.config.caption
     stage = stage_source(source, "caption", section, layout.run_dir)
@@ -64,9 +64,9 @@ def captioner_spec(name: str, context: RunContext) -> str:
 
 
 def run_caption(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
+    from owlcap.caption.engines import load_caption_engine
+    from owlcap.caption.runner import caption_videos
     from owlcap.data.sources import collect_videos
-    from owlcap.eval.captioning import caption_videos
-    from owlcap.eval.engines import load_caption_engine
 
     section = context.pipeline.config.caption
     items, bad_inputs = collect_videos(section.videos)

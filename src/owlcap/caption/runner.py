@@ -3,69 +3,29 @@
 Decoding runs in a thread pool ahead of the model (PyAV releases the GIL), so the model waits on video only for the
 first batch. Each finished video is appended to the output JSONL durably; a re-run with the same output skips the
 ids already captioned and retries the ones that failed, and once it has finished the file holds one line per id.
-
-What made the captions is recorded beside them, in ``OUT.meta.json`` (model, prompt, system prompt, sampling,
-generation settings, dtype). A re-run with other settings refuses to resume into the file, saying what differs:
-a file mixing two models' captions would be silently wrong. A sidecar rather than a header line, because every
-line of the JSONL stays a record (pandas, ``datasets``, jq and owlcap's own readers take it as is); each record
-also carries its model, prompt, sampling and generation settings, so a file without its sidecar is still checked.
+What made the captions is recorded beside them and checked on resume (``owlcap.caption.provenance``).
 """
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from owlcap import __version__
+from owlcap.caption.config import CaptionConfig
+from owlcap.caption.engines import CaptionEngine
+from owlcap.caption.provenance import check_output, is_empty, meta_path, write_meta
 from owlcap.data.sources import VideoItem
-from owlcap.errors import ConfigError, VideoDecodeError
-from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids, iter_jsonl, write_text_atomic
-from owlcap.llm.config import parse_spec
-from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT, VideoRequest
-from owlcap.models.loading import ModelOptions
-from owlcap.models.mllm import GenerationOptions
+from owlcap.errors import VideoDecodeError
+from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids
+from owlcap.models.inputs import VideoRequest
 from owlcap.progress import progress_bar
 from owlcap.video import SampledVideo, SamplingConfig
 
 logger = logging.getLogger(__name__)
-
-
-class CaptionEngine(Protocol):
-    """What the runner needs from a model: a name, the frame-size multiple, and batched generation.
-
-    An engine that serves many requests at once (a server: ``owlcap.eval.engines.RemoteCaptionEngine``) also has
-    ``max_concurrent_batches``: the runner then sends videos one per call from that many threads, so the server
-    always has work; an in-process model has none and gets one batch at a time.
-    """
-
-    name: str
-    vision_factor: int
-
-    def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions) -> list[str]: ...
-
-
-class CaptionConfig(BaseModel):
-    """Settings of one captioning run (``owlcap caption`` flags map onto these)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(DEFAULT_CAPTION_PROMPT, description="User prompt; the paper's captioning prompt by default.")
-    system: str | None = Field(None, description="Optional system prompt.")
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Frame sampling (owlcap.video).")
-    generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Decoding settings.")
-    model_options: ModelOptions = Field(default_factory=ModelOptions, description="dtype/device/attention.")
-    batch_size: int = Field(4, ge=1, description="Videos per generate call.")
-    decode_workers: int = Field(2, ge=1, description="Threads decoding videos ahead of the model.")
 
 
 @dataclass
@@ -116,7 +76,7 @@ def caption_videos(
     started = time.perf_counter()
     out_path = Path(out_path)
     check_output(out_path, engine.name, config, overwrite=overwrite)
-    if overwrite or _empty(out_path):  # a sidecar left without its captions describes nothing
+    if overwrite or is_empty(out_path):  # a sidecar left without its captions describes nothing
         for stale in (out_path, meta_path(out_path)):
             stale.unlink(missing_ok=True)
     write_meta(out_path, engine.name, config)
@@ -166,126 +126,6 @@ def _captioned(batches, engine: CaptionEngine, config: CaptionConfig, sampling: 
             yield future.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C must not wait for requests in flight
-
-
-# -- what made an output file ------------------------------------------------------------------------------------
-
-
-def meta_path(out_path: str | Path) -> Path:
-    """The sidecar recording what made ``out_path``: ``captions.jsonl`` -> ``captions.jsonl.meta.json``."""
-    return Path(f"{out_path}.meta.json")
-
-
-def provenance(model: str, config: CaptionConfig) -> dict:
-    """The settings that decide the captions; a resume must match them. (The frame-size factor comes with the
-    model, so sampling is recorded without it.)"""
-    return {
-        "model": model,
-        "prompt": config.prompt,
-        "system": config.system,
-        "sampling": config.sampling.model_dump(exclude_none=True, exclude={"factor"}),
-        "generation": config.generation.model_dump(exclude_none=True),
-        "dtype": config.model_options.dtype,
-    }
-
-
-def check_output(out_path: str | Path, model: str, config: CaptionConfig, *, overwrite: bool = False) -> None:
-    """Raise ``ConfigError`` when ``out_path`` cannot be written or holds captions made with other settings.
-
-    Cheap (reads the sidecar, or the file's first record): the CLI calls it before loading the model.
-    """
-    out = Path(out_path)
-    if out.is_dir():
-        raise ConfigError(f"--out {out}: is a folder; name a file, e.g. {out / 'captions.jsonl'}")
-    folder = out.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ConfigError(f"--out {out}: not writable (permission denied)")
-    if overwrite or _empty(out):
-        return
-    previous = _recorded_provenance(out)
-    if previous is None:
-        return
-    differences = _differences(previous, provenance(model, config))
-    if differences:
-        lines = "\n".join(f"  {field}: {old!r} -> {new!r}" for field, old, new in differences)
-        raise ConfigError(
-            f"{out} holds captions made with other settings (recorded -> now):\n{lines}\n"
-            "Resuming would mix them in one file: write to another --out, or pass --overwrite to start it afresh."
-        )
-
-
-def write_meta(out_path: Path, model: str, config: CaptionConfig) -> None:
-    """Record what makes ``out_path`` (once: a resumed run has the same settings, ``check_output`` made sure)."""
-    path = meta_path(out_path)
-    if path.exists():
-        return
-    meta = {
-        "format": "owlcap.captions.v1",
-        "owlcap": __version__,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "settings": provenance(model, config),
-    }
-    write_text_atomic(path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-
-
-def _empty(out: Path) -> bool:
-    return not out.exists() or out.stat().st_size == 0
-
-
-def _recorded_provenance(out: Path) -> dict | None:
-    """The settings recorded in the sidecar, or read off the first record that names its model (older files; not
-    the prompt, which may be the item's own)."""
-    meta = meta_path(out)
-    if meta.exists():
-        try:
-            return json.loads(meta.read_text(encoding="utf-8"))["settings"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{meta}: unreadable ({exc}); delete it, or pass --overwrite") from exc
-    for line in iter_jsonl(out):
-        record = line.record
-        if record is not None and "model" in record:
-            fields = {name: record[name] for name in ("model", "generation") if name in record}
-            if isinstance(record.get("sampling"), dict):
-                fields["sampling"] = {k: v for k, v in record["sampling"].items() if k != "factor"}
-            return fields
-    return None
-
-
-def _differences(old: dict, new: dict) -> list[tuple[str, object, object]]:
-    """``(dotted field, old, new)`` for every setting recorded in ``old`` that ``new`` changes."""
-    found = []
-    for name, before in old.items():
-        after = new.get(name)
-        if isinstance(before, dict) and isinstance(after, dict):
-            found += [(f"{name}.{field}", a, b) for field, a, b in _differences(before, after)]
-            found += [(f"{name}.{field}", None, after[field]) for field in after.keys() - before.keys()]
-        elif name == "model" and _same_model(before, after):
-            continue
-        elif before != after:
-            found.append((name, before, after))
-    return found
-
-
-def _same_model(a: object, b: object) -> bool:
-    """The same model however it is spelled: ``runs/m``, ``./runs/m/`` and ``hf:runs/m`` (one local folder), or
-    ``openai:m@http://host/v1/`` and ``openai:m@http://host/v1`` (one server spec)."""
-    return _model_key(a) == _model_key(b)
-
-
-def _model_key(name: object) -> str:
-    text = str(name).strip()
-    if text.startswith("openai:"):
-        try:
-            return str(parse_spec(text))
-        except ConfigError:
-            return text
-    text = text.removeprefix("hf:")
-    path = Path(text).expanduser()
-    return str(path.resolve()) if path.exists() else text
 
 
 def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from owlcap.caption.config import CaptionConfig
+from owlcap.caption.provenance import check_output, meta_path, provenance
 from owlcap.errors import ConfigError
-from owlcap.eval.captioning import CaptionConfig, check_output, meta_path, provenance
 
 
 def _made_by(out, model: str, config: CaptionConfig) -> None:

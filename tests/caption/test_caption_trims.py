@@ -4,9 +4,10 @@ import json
 
 from typer.testing import CliRunner
 
+from owlcap.caption.config import CaptionConfig
+from owlcap.caption.runner import caption_videos
 from owlcap.cli.main import app
 from owlcap.data.sources import collect_videos
-from owlcap.eval.captioning import CaptionConfig, caption_videos
 from owlcap.jsonl import read_jsonl
 from owlcap.video import SamplingConfig
 

@@ -2,7 +2,7 @@
 
 ``load_caption_engine("openai:Qwen/Qwen2.5-VL-7B-Instruct@http://127.0.0.1:8000/v1")`` returns a
 ``RemoteCaptionEngine``; a hub id or path (optionally ``hf:``-prefixed) loads the model in process. Both implement
-``owlcap.eval.captioning.CaptionEngine``. The remote engine sends each video through ``owlcap.llm`` (owlcap's
+``CaptionEngine``. The remote engine sends each video through ``owlcap.llm`` (owlcap's
 sampled frames as images with their timestamps, or the file as vLLM's ``video_url``) and declares
 ``max_concurrent_batches``, so the caption runner keeps that many requests in flight: a server batches concurrent
 requests itself, which is what makes it fast.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from owlcap.errors import ConfigError, JudgeError, ModelLoadError, OwlcapError
 from owlcap.llm import LLMConfig, Message, from_spec, parse_spec
@@ -21,6 +21,20 @@ from owlcap.models.loading import ModelOptions
 from owlcap.models.mllm import GenerationOptions
 
 QWEN_VISION_FACTOR = 28
+
+
+class CaptionEngine(Protocol):
+    """What the runner needs from a model: a name, the frame-size multiple, and batched generation.
+
+    An engine that serves many requests at once (a server: ``owlcap.caption.engines.RemoteCaptionEngine``) also has
+    ``max_concurrent_batches``: the runner then sends videos one per call from that many threads, so the server
+    always has work; an in-process model has none and gets one batch at a time.
+    """
+
+    name: str
+    vision_factor: int
+
+    def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions) -> list[str]: ...
 
 
 class RemoteCaptionEngine:
