@@ -21,8 +21,22 @@ SAMPLES = envs.samples_dir()
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     if not SAMPLES.is_dir():
-        pytest.fail(f"sample data not found at {SAMPLES}; set OWLCAP_SAMPLES_DIR")
+        pytest.fail(f"sample data not found at {SAMPLES} (OWLCAP_SAMPLES_DIR={os.environ.get('OWLCAP_SAMPLES_DIR')})")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def benchmarks_dir() -> Path:
+    """The full official benchmark files (``vdc/``, ``dream1k/``), from ``OWLCAP_BENCHMARKS_DIR``; the tests that
+    need them skip without it (a clone alone has the sample files only)."""
+    folder = envs.benchmarks_dir()
+    if folder is None:
+        pytest.skip(
+            "needs the full official benchmark files: set OWLCAP_BENCHMARKS_DIR (owlcap eval fetch lays them out)"
+        )
+    if not folder.is_dir():
+        pytest.fail(f"OWLCAP_BENCHMARKS_DIR={folder} is not a folder")
+    return folder
 
 
 @pytest.fixture(scope="session")

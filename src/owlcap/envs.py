@@ -6,14 +6,15 @@
 | ``OPENAI_API_KEY`` | unset | fallback API key |
 | ``OWLCAP_CACHE_DIR`` | ``~/.cache/owlcap`` | on-disk caches (judge results, reference units) |
 | ``OWLCAP_LOG_LEVEL`` | ``INFO`` | log level the CLI configures |
-| ``OWLCAP_SAMPLES_DIR`` | see below | sample videos and annotations (tests, demo) |
+| ``OWLCAP_SAMPLES_DIR`` | the package's ``owlcap/samples`` | sample videos and annotations (quickstart, demos, tests) |
+| ``OWLCAP_BENCHMARKS_DIR`` | unset | the full official benchmark files (``vdc/``, ``dream1k/``); tests only |
 | ``OWLCAP_DISABLE_PROGRESS`` | unset | set to 1 to hide progress bars (CI logs), transformers' and datasets' too |
 | ``OWLCAP_DEBUG`` | unset | set to 1 to show the Python traceback of every error (as ``owlcap --debug``) |
 | ``OWLCAP_SLOW_REQUEST_S`` | ``30`` | log once when a model request has had no answer for this many seconds |
 | ``RANK`` | ``0`` | set by torchrun / accelerate; only rank 0 logs start-up lines |
 
-Without ``OWLCAP_SAMPLES_DIR`` the samples are the first ``shared/samples`` folder beside the checkout or beside
-one of its parent folders (the project keeps them at ``../shared/samples``).
+The sample data ships inside the package (``owlcap/samples``, credited in its ``CREDITS.md``), so a wheel installed
+anywhere has it; ``OWLCAP_SAMPLES_DIR`` points owlcap at another folder of the same layout.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def api_key() -> str | None:
@@ -37,13 +38,15 @@ def log_level() -> str:
 
 
 def samples_dir() -> Path:
-    if "OWLCAP_SAMPLES_DIR" in os.environ:
+    if os.environ.get("OWLCAP_SAMPLES_DIR"):
         return Path(os.environ["OWLCAP_SAMPLES_DIR"]).expanduser()
-    for folder in _REPO_ROOT.parents:
-        candidate = folder / "shared" / "samples"
-        if candidate.is_dir():
-            return candidate
-    return _REPO_ROOT.parent / "shared" / "samples"
+    return _PACKAGE_DIR / "samples"
+
+
+def benchmarks_dir() -> Path | None:
+    """The folder of the full official benchmark files, when ``OWLCAP_BENCHMARKS_DIR`` names one."""
+    value = os.environ.get("OWLCAP_BENCHMARKS_DIR", "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def progress_disabled() -> bool:

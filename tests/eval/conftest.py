@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 from helpers.fixtures import llm_server  # noqa: F401
 
-from owlcap import envs
-
-BENCHMARKS = envs.samples_dir().parent / "benchmarks"
 JUDGE_PROCESS = Path(__file__).with_name("judge_process.py")
 
 
@@ -62,10 +59,3 @@ def judge_process() -> Iterator:
     finally:
         for judge in started:
             judge.stop()
-
-
-@pytest.fixture(scope="session")
-def benchmarks_dir() -> Path:
-    if not BENCHMARKS.is_dir():
-        pytest.fail(f"benchmark annotation files not found at {BENCHMARKS}")
-    return BENCHMARKS

@@ -9,7 +9,7 @@ from helpers.llm_server import LoopbackLLMServer
 from helpers.scripted_judges import responder
 
 from owlcap.eval import evaluate_dream1k, evaluate_vdc
-from owlcap.eval.prompt_sets import load_prompt_set
+from owlcap.eval.prompt_sets import load_prompt_set, official_file
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.jsonl import read_jsonl
 
@@ -47,7 +47,7 @@ def test_dream1k_captions_sample_videos_standing_in_then_judges(samples_dir, tmp
     assert result.report["captions"]["captioning"]["videos_missing"] == ["4"]
 
 
-def test_vdc_captions_each_dimension_with_a_prompt_from_its_pool(samples_dir, benchmarks_dir, tmp_path):
+def test_vdc_captions_each_dimension_with_a_prompt_from_its_pool(samples_dir, tmp_path):
     qa_dir = samples_dir / "vdc"
     ids = ["07309684-1f6e-4977-ab74-f3e63c361f36", "0d271871-c8ba-4249-9434-d39ce0060e58"]
     with LoopbackLLMServer(responder()) as server:
@@ -55,7 +55,7 @@ def test_vdc_captions_each_dimension_with_a_prompt_from_its_pool(samples_dir, be
             "qa_dir": str(qa_dir),
             "dimensions": ["camera", "short"],
             "limit": 2,
-            "prompts": str(benchmarks_dir / "vdc" / "official_prompts.json"),
+            "prompts": str(official_file("vdc")),
             "captioning": {
                 "videos": str(_manifest(samples_dir, tmp_path, ids)),
                 "model": server.spec("qwen2.5-vl"),
@@ -67,9 +67,7 @@ def test_vdc_captions_each_dimension_with_a_prompt_from_its_pool(samples_dir, be
         }
         result = evaluate_vdc(config)
     captions = {c["id"]: c for c in read_jsonl(tmp_path / "run" / "captions.jsonl")}
-    prompts = load_prompt_set(
-        "official", benchmark="vdc", search_dirs=[benchmarks_dir / "vdc"], required=vdc_prompts.REQUIRED
-    )
+    prompts = load_prompt_set("official", benchmark="vdc", search_dirs=[], required=vdc_prompts.REQUIRED)
     assert sorted(captions) == sorted(f"{d}/{v}" for d in ("camera", "short") for v in ids)
     for key, record in captions.items():
         assert record["prompt"] in prompts.get("caption_prompt_pools", key.split("/")[0])

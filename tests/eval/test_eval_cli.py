@@ -41,7 +41,8 @@ def test_dream1k_run_then_rescore_and_compare(judge_process, dream_sample, tmp_p
     )
     assert result.exit_code == 0, result.output
     assert "| **OVERALL** |" in result.stdout and f"report: {run / 'report.json'}" in result.stdout
-    assert "owlcap's own" in result.output  # no official prompts beside the sample file: said, and in the report
+    header = json.loads((run / "run.json").read_text())  # no official file beside the sample: the shipped texts
+    assert header["prompts"]["name"] == "official" and header["prompts"]["source"].endswith("official_prompts.json")
     rescored = invoke("report", run, "--f1_mode", "mean_of_f1", "--no-plots")
     assert rescored.exit_code == 0, rescored.output
     assert "scoring.f1_mode=mean_of_f1" in rescored.stdout and (run / "rescored-tarsier" / "report.json").is_file()

@@ -14,6 +14,7 @@ from helpers.scripted_judges import dream_events, dream_label, vdc_answer, vdc_v
 from owlcap.errors import ConfigError
 from owlcap.eval import evaluate_dream1k, evaluate_vdc, reaggregate
 from owlcap.eval.dream1k.data import load as load_dream
+from owlcap.eval.prompt_sets import official_file
 from owlcap.eval.runs import read_items
 from owlcap.eval.vdc.data import load as load_vdc
 from owlcap.jsonl import read_jsonl
@@ -147,7 +148,7 @@ def judge_settings(spec, **extra):
 # ---------------------------------------------------------------------------------------------------- tests
 
 
-def test_dream1k_run_equals_the_official_rules(judge_process, samples_dir, benchmarks_dir, tmp_path):
+def test_dream1k_run_equals_the_official_rules(judge_process, samples_dir, tmp_path):
     judge = judge_process()
     annotations = samples_dir / "dream1k" / "DREAM-1k.sample.jsonl"
     items = load_dream(annotations).items
@@ -155,7 +156,7 @@ def test_dream1k_run_equals_the_official_rules(judge_process, samples_dir, bench
     result = evaluate_dream1k(
         {
             "annotations": str(annotations),
-            "prompts": str(benchmarks_dir / "dream1k" / "official_prompts.json"),
+            "prompts": str(official_file("dream1k")),
             "captions": {"path": str(tmp_path / "captions.jsonl")},
             "judge": judge_settings(judge.spec("gpt-3.5-turbo-0125"), parse_attempts=3),
             "out": str(tmp_path / "run"),
@@ -182,7 +183,7 @@ def test_dream1k_run_equals_the_official_rules(judge_process, samples_dir, bench
     assert (tmp_path / "run" / "dream1k.png").stat().st_size > 10_000
 
 
-def test_vdc_run_equals_each_presets_official_rules(judge_process, samples_dir, benchmarks_dir, tmp_path):
+def test_vdc_run_equals_each_presets_official_rules(judge_process, samples_dir, tmp_path):
     judge = judge_process()
     qa_dir = samples_dir / "vdc"
     data = load_vdc(qa_dir, ["camera", "main_object"])
@@ -190,7 +191,7 @@ def test_vdc_run_equals_each_presets_official_rules(judge_process, samples_dir, 
     config = {
         "qa_dir": str(qa_dir),
         "dimensions": ["camera", "main_object"],
-        "prompts": str(benchmarks_dir / "vdc" / "official_prompts.json"),
+        "prompts": str(official_file("vdc")),
         "captions": {"path": str(tmp_path / "captions.jsonl")},
         "judge": judge_settings(judge.spec("meta-llama/Llama-3.1-8B-Instruct")),
         "out": str(tmp_path / "run"),

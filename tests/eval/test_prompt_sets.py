@@ -6,7 +6,7 @@ from owlcap.errors import ConfigError
 from owlcap.eval.dream1k import prompts as dream_prompts
 from owlcap.eval.dream1k.config import PRESETS as DREAM_PRESETS
 from owlcap.eval.dream1k.config import DreamProtocol
-from owlcap.eval.prompt_sets import fill, load_prompt_set
+from owlcap.eval.prompt_sets import fill, load_prompt_set, official_file
 from owlcap.eval.vdc import prompts as vdc_prompts
 
 # Exact official texts, copied from EVAL_PARITY.md's JSON-exact blocks (checked against the shipped file).
@@ -18,12 +18,12 @@ VDC_ANSWER_USER = (
 DREAM_EXTRACT_START = "Bellow is a description of a video clip:\nVideo Description: {CAPTION}\n\nExtract at most 10"
 
 
-def vdc_set(benchmarks_dir, choice="official"):
-    return load_prompt_set(choice, benchmark="vdc", search_dirs=[benchmarks_dir / "vdc"], required=vdc_prompts.REQUIRED)
+def vdc_set(choice="official"):
+    return load_prompt_set(choice, benchmark="vdc", search_dirs=[], required=vdc_prompts.REQUIRED)
 
 
-def test_official_vdc_texts_are_loaded_verbatim(benchmarks_dir):
-    prompts = vdc_set(benchmarks_dir)
+def test_official_vdc_texts_are_loaded_verbatim():
+    prompts = vdc_set()
     assert prompts.name == "official"
     assert prompts.get("judge", "answer_from_caption", "user") == VDC_ANSWER_USER
     pools = prompts.get("caption_prompt_pools")
@@ -33,8 +33,8 @@ def test_official_vdc_texts_are_loaded_verbatim(benchmarks_dir):
     assert not any("8 equally spaced" in p for pool in pools.values() for p in pool)  # not the dead AUR pools
 
 
-def test_messages_fill_placeholders_once_and_keep_literal_braces(benchmarks_dir):
-    prompts = vdc_set(benchmarks_dir)
+def test_messages_fill_placeholders_once_and_keep_literal_braces():
+    prompts = vdc_set()
     messages = vdc_prompts.answer_messages(prompts, "A {QUESTION} sign.", "What is shown?")
     assert messages[1]["content"].endswith(
         "detailed description: A {QUESTION} sign., question: What is shown?DO NOT PROVIDE ANY OTHER OUTPUT TEXT "
@@ -46,10 +46,8 @@ def test_messages_fill_placeholders_once_and_keep_literal_braces(benchmarks_dir)
     assert fill("{A} {B} {A}", A="{B}") == "{B} {B} {B}"
 
 
-def test_dream_official_prompts_keep_typos_and_render_events_as_python_repr(benchmarks_dir):
-    prompts = load_prompt_set(
-        "auto", benchmark="dream1k", search_dirs=[benchmarks_dir / "dream1k"], required=dream_prompts.REQUIRED
-    )
+def test_dream_official_prompts_keep_typos_and_render_events_as_python_repr():
+    prompts = load_prompt_set("auto", benchmark="dream1k", search_dirs=[], required=dream_prompts.REQUIRED)
     protocol = DreamProtocol(**DREAM_PRESETS["tarsier"]["protocol"])
     extraction = dream_prompts.extraction_messages(prompts, 'A Man says "hi".', protocol)
     assert extraction == [
@@ -62,21 +60,20 @@ def test_dream_official_prompts_keep_typos_and_render_events_as_python_repr(benc
     assert "Events: ['other caption']\n" in empty[0]["content"]
 
 
-def test_prompt_set_choice_and_errors(benchmarks_dir, tmp_path, caplog):
-    fallback = vdc_set(benchmarks_dir, "auto").name
-    assert fallback == "official"
-    owlcap = load_prompt_set("auto", benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
-    assert owlcap.name == "owlcap" and "owlcap's own prompt set" in caplog.text
-    assert owlcap.sha256 != vdc_set(benchmarks_dir).sha256
-    with pytest.raises(ConfigError, match="no official_prompts.json beside"):
-        load_prompt_set("official", benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
-    broken = json.loads((benchmarks_dir / "vdc" / "official_prompts.json").read_text())
+def test_prompt_set_choice_and_errors(tmp_path):
+    # No official file beside the annotations: the exact official texts shipped with owlcap ("auto" = "official").
+    for choice in ("auto", "official"):
+        shipped = load_prompt_set(choice, benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
+        assert shipped.name == "official" and shipped.source == str(official_file("vdc"))
+    owlcap = load_prompt_set("owlcap", benchmark="vdc", search_dirs=[tmp_path], required=vdc_prompts.REQUIRED)
+    assert owlcap.name == "owlcap" and owlcap.sha256 != vdc_set().sha256
+    broken = json.loads(official_file("vdc").read_text())
     broken["judge"]["score_against_answer"]["user"] = "no placeholders here"
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(broken))
     with pytest.raises(ConfigError, match=r"mine.json: judge.score_against_answer.user lacks the placeholder"):
         load_prompt_set(str(path), benchmark="vdc", search_dirs=[], required=vdc_prompts.REQUIRED)
-    with pytest.raises(ConfigError, match="neither auto, official, owlcap nor an existing file"):
+    with pytest.raises(ConfigError, match="neither official, owlcap nor an existing file"):
         load_prompt_set("nope.json", benchmark="vdc", search_dirs=[], required=vdc_prompts.REQUIRED)
 
 
@@ -89,10 +86,10 @@ def test_owlcap_prompt_sets_snapshot():
     assert (vdc.sha256[:16], dream.sha256[:16]) == ("d2dced584f252d9b", "520529399c724898")
 
 
-def test_the_official_texts_are_recognised_by_their_hash(benchmarks_dir, tmp_path, caplog):
+def test_the_official_texts_are_recognised_by_their_hash(tmp_path, caplog):
     copy = tmp_path / "vdc_prompts.json"
-    copy.write_text((benchmarks_dir / "vdc" / "official_prompts.json").read_text())
-    assert vdc_set(benchmarks_dir, str(copy)).name == "official"
+    copy.write_text(official_file("vdc").read_text())
+    assert vdc_set(str(copy)).name == "official"
     data = json.loads(copy.read_text())
     data["judge"]["answer_from_caption"]["system"] += " Be brief."
     (tmp_path / "official_prompts.json").write_text(json.dumps(data))
@@ -100,13 +97,13 @@ def test_the_official_texts_are_recognised_by_their_hash(benchmarks_dir, tmp_pat
     assert modified.name == "official_prompts.json (modified)" and "differs from the official texts" in caplog.text
 
 
-def test_caption_prompt_draws(benchmarks_dir, samples_dir):
+def test_caption_prompt_draws(samples_dir):
     import random
 
     from owlcap.eval.vdc.config import VDCProtocol
     from owlcap.eval.vdc.data import load
 
-    prompts = vdc_set(benchmarks_dir)
+    prompts = vdc_set()
     data = load(samples_dir / "vdc", ["camera", "detailed"])
     per_video = vdc_prompts.caption_prompts(data, prompts, VDCProtocol())
     assert per_video == vdc_prompts.caption_prompts(data, prompts, VDCProtocol())  # seeded: the same every run
@@ -122,10 +119,8 @@ def test_caption_prompt_draws(benchmarks_dir, samples_dir):
     assert [p for (d, _), p in sequential.items() if d == "camera"] == [stream.choice(pool) for _ in range(8)]
 
 
-def test_dream_protocol_switches_change_the_judge_input(benchmarks_dir):
-    prompts = load_prompt_set(
-        "official", benchmark="dream1k", search_dirs=[benchmarks_dir / "dream1k"], required=dream_prompts.REQUIRED
-    )
+def test_dream_protocol_switches_change_the_judge_input():
+    prompts = load_prompt_set("official", benchmark="dream1k", search_dirs=[], required=dream_prompts.REQUIRED)
     values = {**DREAM_PRESETS["tarsier"]["protocol"], "lowercase_captions": False, "events_render": "json"}
     protocol = DreamProtocol(**values)
     messages = dream_prompts.entailment_messages(prompts, "The PRED.", ["A dog's run"], "GT", protocol)

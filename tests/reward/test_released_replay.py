@@ -17,11 +17,10 @@ from owlcap.config import load_config
 from owlcap.errors import JudgeError
 from owlcap.llm import from_spec
 from owlcap.reward import CSER, CSERConfig, CSERRewardFunc, LengthRewardFunc, length_reward
-from owlcap.reward.official import read_released_answer
+from owlcap.reward.official import RELEASED_PROMPT_FILE, read_released_answer
 from owlcap.train.grpo_config import GRPORunConfig
 
 REPO = Path(__file__).resolve().parents[2]
-RELEASED_PROMPT = REPO.parent / "shared" / "reference" / "owlcap_released_cser_prompt.txt"
 THINK = "<think>Let me split both captions into units.</think>\n\n"
 
 
@@ -83,16 +82,17 @@ def test_identical_completions_each_get_their_own_request_every_time(llm_server,
     assert [r.failed for r in first + again] == [False] * 8
 
 
-def test_the_prompt_file_is_sent_byte_for_byte_with_the_released_sampling(llm_server, released, captions):
+def test_the_released_prompt_is_sent_byte_for_byte_with_the_released_sampling(llm_server, released, captions):
     llm_server.responder = rules_responder(think="units")
-    cser = _released_cser(llm_server, released, official_prompt_file=RELEASED_PROMPT)
+    cser = _released_cser(llm_server, released)  # official_prompt_file: null = the released text shipped with owlcap
     prediction, reference = captions[1][:300], captions[0]
     assert not cser.score_sync(prediction, reference).failed
     body = llm_server.requests[0].body
-    expected = RELEASED_PROMPT.read_text(encoding="utf-8").replace("{prediction}", prediction)
+    expected = RELEASED_PROMPT_FILE.read_text(encoding="utf-8").replace("{prediction}", prediction)
     expected = expected.replace("{reference}", reference)
     assert body["messages"] == [{"role": "user", "content": expected}]
     assert expected.startswith("\n    You are now a professional") and expected.endswith(f"{reference}\n        ")
+    assert "This is the pred_caption:" + prediction + ".\n" in expected  # the released f-string's own spacing
     assert (body["temperature"], body["max_tokens"], body["top_k"], body["top_p"]) == (0.7, 8192, 20, 0.95)
     assert body["chat_template_kwargs"] == {"enable_thinking": True} and "response_format" not in body
 

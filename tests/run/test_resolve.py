@@ -129,5 +129,5 @@ def test_the_command_line_reports_a_config_error_without_a_traceback(tmp_path):
 
 def test_missing_samples_say_how_to_point_at_them(tmp_path, monkeypatch):
     monkeypatch.setenv("OWLCAP_SAMPLES_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(ConfigError, match=r"\$\{samples\} is .*nowhere, which does not exist: set OWLCAP_SAMPLES_DIR"):
+    with pytest.raises(ConfigError, match=r"\$\{samples\} is .*nowhere, which does not exist: unset OWLCAP_SAMPLES"):
         load_pipeline(quickstart_config(), ["--run_dir", str(tmp_path / "r")])

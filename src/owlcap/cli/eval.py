@@ -115,7 +115,9 @@ _VIDEOS = typer.Option(None, "--videos", help="Benchmark videos (folder named by
 _MODEL = typer.Option(None, "--model", help="Captioner: HF id/path or openai:<model>@<url> (vLLM).")
 _JUDGE = typer.Option(None, "--judge", help="Judge spec, e.g. openai:meta-llama/Llama-3.1-8B-Instruct@http://...")
 _OUT = typer.Option(None, "--out", help="Run folder (re-running the same command resumes).")
-_PROMPTS = typer.Option(None, "--prompts", help="auto | official | owlcap | path of a prompts JSON file.")
+_PROMPTS = typer.Option(
+    None, "--prompts", help="official (default; the texts shipped with owlcap) | owlcap | path of a prompts JSON file."
+)
 _REPEATS = typer.Option(None, "--judge-repeats", help="Judge every item K times with fresh samples.")
 _CONCURRENCY = typer.Option(None, "--concurrency", help="Judge requests in flight (match the server's slots).")
 _TIMEOUT = typer.Option(None, "--timeout", help="Seconds one judge request may take.")

@@ -50,9 +50,10 @@ class EvalRunConfig(BaseModel):
 
     out: Path = Field(..., description="Run folder: run.json, captions, items.jsonl, report.json/md, plots.")
     prompts: str = Field(
-        "auto",
-        description="Prompt set: auto (official file beside the annotations, else owlcap's), official, "
-        "owlcap, or the path of a JSON file in the official layout.",
+        "official",
+        description="Prompt set: official (the official_prompts.json beside the annotations, else the exact official "
+        "texts shipped with owlcap; 'auto' is an old name of it), owlcap, or the path of a JSON file in the official "
+        "layout.",
     )
     captions: CaptionSource | None = Field(None, description="Captions to judge (skips captioning).")
     captioning: CaptioningConfig | None = Field(None, description="Caption the videos first (when no captions).")

@@ -1,11 +1,12 @@
 """Prompt sets: the texts a benchmark's captioner and judge are given, loaded from a JSON file and hashed.
 
-A prompt set is a JSON file in the layout of the official instrument files shipped beside the benchmarks
-(``official_prompts.json``): ``official`` finds that file beside the annotation files, a path names any file in the
-same layout, and ``owlcap`` is owlcap's own set (the same instruments with the official typos and missing
-separators fixed; answers are requested in the same formats, so the same parsers apply). ``auto`` takes the
-official file when it is there and falls back to owlcap's set with a warning; the report always names the set and
-its hash, so a number can be traced to the exact texts.
+A prompt set is a JSON file in the layout of the official instrument files (``official_prompts.json``): ``official``
+(and ``auto``, its old name) takes such a file beside the annotation files when there is one, else the exact official
+texts shipped with owlcap (``owlcap/eval/<benchmark>/official_prompts.json``); a path names any file in the same
+layout, and ``owlcap`` is owlcap's own set (the same instruments with the official typos and missing separators
+fixed; answers are requested in the same formats, so the same parsers apply). A file is called ``official`` only
+when its texts hash to the official ones; the report always names the set and its hash, so a number can be traced
+to the exact texts.
 
 Placeholders (``{CAPTION}``...) are filled by plain text insertion in one pass: the texts contain literal braces, so
 ``str.format`` would fail, and a caption that itself contains ``{QUESTION}`` must not be filled twice.
@@ -30,9 +31,8 @@ OFFICIAL_SHA256 = {
     "vdc": "e0533e668ed526e489c7b4c463e64c421e5b68863d433eca54b08a26243d6c9e",
     "dream1k": "c974e9364ddb1eb110ada52f948e0b4ae87a77172e004fa1d97a53e284542673",
 }
-"""Hashes of the official instrument texts (the files shipped beside the benchmarks): a prompt set with this hash
-is called ``official`` wherever it was found; an ``official_prompts.json`` with another hash is reported as
-modified."""
+"""Hashes of the official instrument texts (the files shipped with owlcap): a prompt set with this hash is called
+``official`` wherever it was found; an ``official_prompts.json`` with another hash is reported as modified."""
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
 
@@ -66,37 +66,29 @@ def fill(template: str, **values: str) -> str:
     return _PLACEHOLDER.sub(replace, template)
 
 
+def official_file(benchmark: str) -> Path:
+    """The exact official texts of ``benchmark`` as shipped with owlcap (credited in ``owlcap/samples/CREDITS.md``)."""
+    return _PACKAGE_DIR / benchmark / OFFICIAL_FILE
+
+
 def load_prompt_set(
     choice: str, *, benchmark: str, search_dirs: list[Path], required: dict[tuple[str, ...], tuple[str, ...]]
 ) -> PromptSet:
-    """Load ``choice`` (``auto``, ``official``, ``owlcap`` or a path) for ``benchmark`` (``vdc``/``dream1k``).
+    """Load ``choice`` (``official``/``auto``, ``owlcap`` or a path) for ``benchmark`` (``vdc``/``dream1k``).
 
     ``required`` maps each text's key path to the placeholders it must contain; a file that lacks one raises
-    ``ConfigError`` naming the file and the key. ``official`` is looked up in ``search_dirs``.
+    ``ConfigError`` naming the file and the key. ``official`` is looked up in ``search_dirs`` first, then in the
+    package.
     """
     owlcap_file = _PACKAGE_DIR / benchmark / "owlcap_prompts.json"
     if choice in ("auto", "official"):
         found = next((d / OFFICIAL_FILE for d in search_dirs if (d / OFFICIAL_FILE).is_file()), None)
-        if found is not None:
-            return _load(found, "official", required, benchmark)
-        places = ", ".join(str(d) for d in search_dirs) or "(no folder)"
-        if choice == "official":
-            raise ConfigError(
-                f"prompts: no {OFFICIAL_FILE} beside the annotation files (looked in {places}); pass its path "
-                "(--prompts PATH) or use owlcap's prompt set (--prompts owlcap)"
-            )
-        logger.warning(
-            "prompts: no %s in %s; using owlcap's own prompt set (numbers are not comparable with the official "
-            "prompts; pass --prompts PATH to use the official texts)",
-            OFFICIAL_FILE,
-            places,
-        )
-        return _load(owlcap_file, "owlcap", required, benchmark)
+        return _load(found or official_file(benchmark), "official", required, benchmark)
     if choice == "owlcap":
         return _load(owlcap_file, "owlcap", required, benchmark)
     path = Path(choice).expanduser()
     if not path.is_file():
-        raise ConfigError(f"prompts: {choice!r} is neither auto, official, owlcap nor an existing file")
+        raise ConfigError(f"prompts: {choice!r} is neither official, owlcap nor an existing file")
     return _load(path, path.name, required, benchmark)
 
 

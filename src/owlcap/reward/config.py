@@ -43,8 +43,8 @@ class CSERConfig(BaseModel):
     )
     official_prompt_file: Path | None = Field(
         None,
-        description="official protocol: a text file with the prompt to use instead of owlcap's paraphrase of the "
-        "released one; it must contain {prediction} and {reference}.",
+        description="official protocol: a text file with another prompt template to use instead of the released "
+        "one (shipped with owlcap, exact); it must contain {prediction} and {reference}.",
     )
     official_sequential: bool = Field(
         True, description="official protocol: judge a group one prediction at a time, as the released code does."

@@ -15,7 +15,8 @@ model's ``generation_config.json``.
 owlcap's options (``CSERConfig.official_*``): by default an unparsable answer gets a repair round and then counts as
 a *failure* (unscored), identical predictions are judged once and answers are cached; ``official_unparsable: zero``,
 ``official_afresh`` and ``official_on_error: stop`` replay the released behaviour (:func:`read_released_answer` is its
-parser). The prompt below is owlcap's paraphrase of the released one; ``official_prompt_file`` takes the exact text.
+parser). The prompt is the released text, exactly (``released_cser_prompt.txt`` beside this module, credited in
+``owlcap/samples/CREDITS.md``); ``official_prompt_file`` takes another template.
 """
 
 from __future__ import annotations
@@ -32,28 +33,11 @@ from owlcap.llm.task import Task
 from owlcap.reward.config import CSERConfig
 from owlcap.reward.result import UnitVerdict
 
-OFFICIAL_VERSION = "official-v1"
+OFFICIAL_VERSION = "official-v2"  # v2: the released prompt text, exact (v1: a paraphrase)
 
-OFFICIAL_PROMPT = """
-    You are a professional language analysis expert. Analyse how far two captions, pred_caption and gt_caption, \
-overlap, in these steps:
-    First, split into original information units: split pred_caption and gt_caption separately into original \
-information units. An original information unit is a simple statement whose fact is the smallest piece of \
-information that would lose its meaning if split further. Where possible, reduce abstract concepts or broad \
-interpretations to basic observations that make them up. Each unit holds only one main element.
-    Second, match the units: compare each unit of pred_caption with gt_caption and decide whether its content is \
-consistent with gt_caption. A unit is consistent when its content does not conflict with gt_caption; a different \
-description of the same information also counts as correct. Judge from your overall understanding of the captions. \
-In the same way, compare each unit of gt_caption with pred_caption. Mark each match "Yes" (consistent) or "No" \
-(inconsistent).
-    Third, output format: give the result strictly in this JSON format:
-    {
-    "Pred_units": [{"units": "First Unit", "response": "Yes"}, {"units": "Second unit", "response": "No"}, ...],
-    "Gt_units": [{"units": "First Unit", "response": "Yes"}, {"units": "Second unit", "response": "No"}, ...]
-    }
-    This is the pred_caption: {prediction}.
-    This is the gt_caption: {reference}
-"""
+RELEASED_PROMPT_FILE = Path(__file__).with_name("released_cser_prompt.txt")
+"""The released prompt, byte for byte, with ``{prediction}`` and ``{reference}`` where the f-string had ``{content}``
+and ``{sol}`` (and ``{``/``}`` where it had ``{{``/``}}``)."""
 
 
 class OfficialUnit(BaseModel):
@@ -134,7 +118,7 @@ def _unread(problem: str) -> ReleasedReading:
 
 
 def official_prompt(prediction: str, reference: str, template_file: Path | None = None) -> str:
-    template = template_file.read_text(encoding="utf-8") if template_file is not None else OFFICIAL_PROMPT
+    template = (template_file or RELEASED_PROMPT_FILE).read_text(encoding="utf-8")
     # str.replace, not str.format: the template is full of JSON braces.
     return template.replace("{prediction}", prediction).replace("{reference}", reference)
 
@@ -143,7 +127,7 @@ def official_task(prediction: str, reference: str, config: CSERConfig) -> Task:
     """One released-protocol request for ``prediction`` against ``reference``: an ``OfficialJudgement`` (repaired
     when unreadable), or with ``official_unparsable: zero`` the raw answer for :func:`read_released_answer`."""
     prompt = official_prompt(prediction, reference, config.official_prompt_file)
-    template = "owlcap" if config.official_prompt_file is None else _digest(config.official_prompt_file)
+    template = "released" if config.official_prompt_file is None else _digest(config.official_prompt_file)
     raw = config.official_unparsable == "zero"
 
     def offline(rules: Any) -> dict[str, Any]:

@@ -83,8 +83,8 @@ def expand(value: Any, variables: dict[str, str], *, where: str) -> Any:
             raise ConfigError(f"{where}: unknown placeholder ${{{name}}} (known: {known})")
         if name == "samples" and not Path(variables[name]).is_dir():
             raise ConfigError(
-                f"{where}: ${{samples}} is {variables[name]}, which does not exist: set OWLCAP_SAMPLES_DIR to the "
-                "sample data folder (shared/samples in the owlcap repository: hmd/, vdc/, dream1k/)"
+                f"{where}: ${{samples}} is {variables[name]}, which does not exist: unset OWLCAP_SAMPLES_DIR to use "
+                "the sample data shipped with owlcap, or point it at a folder of the same layout (hmd/, vdc/, dream1k/)"
             )
         return variables[name]
 
