@@ -184,6 +184,7 @@ TRIM_FIELDS = (("start", "end"), ("start_time", "end_time"))
 def clip_trims(record: dict[str, Any]) -> tuple[float | None, float | None]:
     """The ``(start, end)`` clip trims of a record, in seconds; ``ValueError`` names the field and the problem."""
     found: dict[str, float | None] = {"start": None, "end": None}
+    given_as: dict[str, str] = {}  # bound -> the field that set it first
     for pair in TRIM_FIELDS:
         for bound, name in zip(("start", "end"), pair, strict=True):
             value = record.get(name)
@@ -192,8 +193,11 @@ def clip_trims(record: dict[str, Any]) -> tuple[float | None, float | None]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name!r} must be a number of seconds >= 0 or null, got {value!r}")
             if found[bound] is not None and found[bound] != float(value):
-                raise ValueError(f"{name!r} ({value}) contradicts {pair[0] if bound == 'start' else pair[1]!r}")
+                raise ValueError(
+                    f"{name!r} ({value:g}) contradicts {given_as[bound]!r} ({found[bound]:g}); give one of them"
+                )
             found[bound] = float(value)
+            given_as.setdefault(bound, name)
     start, end = found["start"], found["end"]
     if start is not None and end is not None and start >= end:
         raise ValueError(f"clip start ({start} s) must be before its end ({end} s)")
