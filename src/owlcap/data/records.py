@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from owlcap.data.dataset_lists import expand_data_files, take_share
 from owlcap.errors import DataError
 from owlcap.jsonl import iter_jsonl
+from owlcap.textio import read_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def _iter_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, Data
     if not path.is_file():
         raise DataError(path, "no such file")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        items = json.loads(read_user_text(path, what="data file", error=DataError))
     except json.JSONDecodeError as exc:
         raise DataError(path, f"invalid JSON ({exc.msg})", exc.lineno) from exc
     if not isinstance(items, list):

@@ -53,6 +53,7 @@ class LLM(abc.ABC):
         )
         self._background = BackgroundLoop(name=f"owlcap-{self.backend}")
         self._last_slow_log = -math.inf  # when a slow request was last logged (time.monotonic)
+        self._result_cache()  # opened now: an unwritable cache is one ConfigError here, not every item failing
 
     @property
     def name(self) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-
 MIN_ANSWER_CHARS = 1024
 """The bound never goes below this: a request for a token or two ("yes") may still get a long token or a server that
 ignores ``max_tokens`` by a little."""
