@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from buildkit import build_config, write_manifest
+from helpers.buildkit import build_config, write_manifest
+from helpers.hmd_responder import hmd_responder, stage_of
 from helpers.llm_server import LoopbackLLMServer
-from hmd_responder import hmd_responder, stage_of
 from typer.testing import CliRunner
 
 from owlcap.cli.main import app

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from owlcap import __version__
 from owlcap.caption.config import CaptionConfig
-from owlcap.errors import ConfigError
+from owlcap.errors import ConfigError, OutputError
 from owlcap.jsonl import iter_jsonl, write_text_atomic
 from owlcap.llm.config import parse_spec
 from owlcap.locks import lock_output, unlock
@@ -75,9 +75,12 @@ def check_output(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ConfigError(f"--out {out}: not writable (permission denied)")
-    unlock(lock_captions(out))  # refused now, not after minutes of model loading
+    try:
+        unlock(lock_captions(out))  # refused now (busy, or a folder that takes no files), not after model loading
+    except OutputError as exc:
+        raise OutputError(out, exc.cause) from exc
+    if out.exists() and not os.access(out, os.W_OK):
+        raise OutputError(out, "permission denied")
     if overwrite or is_empty(out):
         return
     previous = _recorded_provenance(out)

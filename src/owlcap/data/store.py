@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.data.pipeline import ItemResult, WorkItem
-from owlcap.errors import ConfigError
+from owlcap.errors import ConfigError, OutputError, os_cause
 from owlcap.jsonl import JsonlWriter, write_jsonl_atomic
 from owlcap.locks import lock_folder, unlock
 
@@ -155,10 +155,14 @@ class RecordStore:
         """Append one record durably; its thumbnail strip goes to disk first, so a record never lacks its strip."""
         if result.strip:
             target = strip_path(self.out_dir, result.record["id"])
-            target.parent.mkdir(exist_ok=True)
             temporary = target.with_suffix(".tmp")
-            temporary.write_bytes(result.strip)
-            os.replace(temporary, target)
+            try:
+                target.parent.mkdir(exist_ok=True)
+                temporary.write_bytes(result.strip)
+                os.replace(temporary, target)
+            except OSError as exc:
+                temporary.unlink(missing_ok=True)
+                raise OutputError(target, os_cause(exc)) from exc
         if self._writer is None:
             self._writer = JsonlWriter(self.path)
         self._writer.write(result.record)

@@ -16,7 +16,6 @@ import math
 
 from helpers.judge_responder import block, numbered_units
 from helpers.llm_server import RecordedRequest, Reply
-
 from owlcap.llm.rules_text import TextRules
 
 COLOURS = ("red", "green", "blue")
