@@ -26,6 +26,21 @@ def lock_folder(folder: Path, *, busy: str, advice: str) -> TextIO:
     return _hold(Path(folder) / LOCK_FILE, busy, advice)
 
 
+def claim_folder(folder: Path, *, name: str, busy: str, advice: str) -> TextIO:
+    """Create the output folder ``folder`` if it is missing and hold its lock (``lock_folder``) until ``unlock``.
+    ``name`` is how the user named it (``--out``, ``run_dir``): ``ConfigError`` when it is a file, ``OutputError``
+    when it cannot be created (a read-only filesystem), ``ConfigError`` naming the holder when another process has
+    it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{name} {folder}: exists and is not a folder; give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, os_cause(exc)) from exc
+    return lock_folder(folder, busy=busy, advice=advice)
+
+
 def lock_output(path: Path, *, busy: str, advice: str) -> TextIO:
     """Hold the lock of the output file ``path`` (``.NAME.lock`` beside it) until ``unlock``; as ``lock_folder``.
     The folder must exist; the file need not."""

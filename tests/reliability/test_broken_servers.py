@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SMALL, invoke
 from helpers.buildkit import build_config, write_manifest
+from helpers.cli import SMALL, invoke
 from helpers.fixtures import fast_llm_config
 from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer, RecordedRequest, Reply

@@ -10,12 +10,11 @@ import logging
 import os
 
 import pytest
-from conftest import SMALL, error_lines, invoke, run_owlcap
 from helpers.buildkit import build_config
+from helpers.cli import SMALL, error_lines, invoke, run_owlcap
 from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer
 
-from owlcap.errors import OutputError
 from owlcap.jsonl import JsonlWriter, iter_jsonl, read_jsonl
 
 
@@ -71,6 +70,8 @@ def test_training_metrics_drop_a_torn_line_on_resume(tmp_path):
 
 
 def test_a_refused_write_is_taken_back(tmp_path):
+    from owlcap.errors import OutputError
+
     path = tmp_path / "out.jsonl"
     writer = JsonlWriter(path)
     writer.write({"id": "a"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SMALL, error_lines, invoke
+from helpers.cli import SMALL, error_lines, invoke
 
 from owlcap.data.schema import BuildRecord
 

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SMALL, error_lines, owlcap_env, run_owlcap, start_owlcap
 from helpers.buildkit import build_config
+from helpers.cli import SMALL, error_lines, owlcap_env, run_owlcap, start_owlcap
 from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer, Reply
 from helpers.scripted_judges import responder
@@ -68,6 +68,20 @@ def test_a_data_build_fails_a_fifo_record_and_goes_on(fifo, clips, tmp_path):
     assert records[clips[1].stem]["status"] in ("kept", "rejected")
 
 
+def _interrupt(process: subprocess.Popen, ready) -> tuple[float, str]:
+    """Send Ctrl-C to ``process`` once ``ready()`` is true; return how long it took to end, and its stderr."""
+    try:
+        deadline = time.monotonic() + 60
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        return time.monotonic() - started, stderr
+    finally:
+        process.kill()
+
+
 _STUCK_BUILD = """
 import sys, threading
 import owlcap.cli.main as cli
@@ -95,15 +109,9 @@ def test_ctrl_c_ends_a_build_whose_decode_thread_is_stuck(clips, tmp_path):
         process = subprocess.Popen(
             [*command, "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=owlcap_env()
         )
-        try:
-            assert process.stdout.readline().strip() == "decoding"
-            process.send_signal(signal.SIGINT)
-            started = time.monotonic()
-            _, stderr = process.communicate(timeout=30)
-        finally:
-            process.kill()
+        seconds, stderr = _interrupt(process, lambda: process.stdout.readline().strip() == "decoding")
     assert process.returncode == 130, stderr[-2000:]
-    assert time.monotonic() - started < 10
+    assert seconds < 10
     assert "interrupted; " in stderr  # the summary was written before the process was ended
 
 
@@ -132,14 +140,6 @@ def test_ctrl_c_ends_every_command_with_130_within_seconds(which, clips, samples
         if which == "eval":
             args += ["--out", tmp_path / "run", "--timeout", "600"]
         process = start_owlcap(*args)
-        try:
-            deadline = time.monotonic() + 60
-            while len(server.requests) < 2 and time.monotonic() < deadline:  # the check, then real work
-                time.sleep(0.02)
-            process.send_signal(signal.SIGINT)
-            started = time.monotonic()
-            _, stderr = process.communicate(timeout=30)
-        finally:
-            process.kill()
+        seconds, stderr = _interrupt(process, lambda: len(server.requests) >= 2)  # the check, then real work
     assert process.returncode == 130, stderr[-2000:]
-    assert time.monotonic() - started < 10 and "Traceback" not in stderr
+    assert seconds < 10 and "Traceback" not in stderr

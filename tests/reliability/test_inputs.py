@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SMALL, error_lines, invoke
 from helpers.buildkit import build_config, write_manifest
+from helpers.cli import SMALL, error_lines, invoke
 from helpers.llm_server import LoopbackLLMServer
 
 from owlcap.data.records import clip_trims
@@ -142,3 +142,11 @@ def test_the_odd_wordings_say_what_is_wrong():
         clip_trims({"start": 1, "start_time": 2})
     with pytest.raises(ValueError, match=r"the span holds 1 frame\(s\) and sampling needs at least 2"):
         rules.smart_nframes(1, 30.0, fps=2.0)
+
+
+@pytest.mark.parametrize("record_id", ["../../outside", "/etc/passwd", "a/../../b", ".."])
+def test_an_id_never_names_a_file_outside_the_build_folder(tmp_path, record_id):
+    from owlcap.data.store import strip_path
+
+    path = strip_path(tmp_path / "out", record_id)
+    assert path.parent == tmp_path / "out" / "frames" and path.name.endswith(".jpg") and "/" not in path.name

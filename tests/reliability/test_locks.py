@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import SMALL, error_lines, invoke, start_owlcap
+from helpers.cli import SMALL, error_lines, invoke, start_owlcap
 from helpers.llm_server import LoopbackLLMServer
 from helpers.scripted_judges import responder
 
@@ -43,16 +43,25 @@ def _slow_at_first(seconds: float = 4.0):
     return respond
 
 
+def _second_while_first_works(server: LoopbackLLMServer, first_args: list, second_args: list):
+    """Start ``owlcap FIRST_ARGS`` in its own process, run ``owlcap SECOND_ARGS`` here once the first is at work,
+    and return ``(first process, its stderr, the second's result)`` once the first has ended."""
+    first = start_owlcap(*first_args)
+    try:
+        _wait_for(lambda: _work_started(server))
+        second = invoke(*second_args)
+    finally:
+        _, stderr = first.communicate(timeout=120)
+    return first, stderr, second
+
+
 def test_a_second_caption_run_on_one_out_is_refused_naming_the_first(clips, tmp_path):
     out = tmp_path / "captions.jsonl"
     with LoopbackLLMServer(_slow_at_first()) as server:
         args = ["caption", *clips, "--model", server.spec("captioner"), "--out", out, "--concurrency", "2", *SMALL]
-        first = start_owlcap(*args)
-        try:
-            _wait_for(lambda: _work_started(server))
-            second = invoke(*args, "--prompt", "Say what happens.", "--overwrite")
-        finally:
-            stdout, stderr = first.communicate(timeout=60)
+        first, stderr, second = _second_while_first_works(
+            server, args, [*args, "--prompt", "Say what happens.", "--overwrite"]
+        )
     assert first.returncode == 0, stderr
     assert second.exit_code == 2
     assert error_lines(second.stderr) == [
@@ -97,12 +106,11 @@ def test_a_second_evaluation_into_one_out_is_refused_naming_the_first(samples_di
     with LoopbackLLMServer(_slow_at_first()) as judge:
         common = ["--annotations", annotations, "--judge", judge.spec("gpt-3.5-turbo-0125"), "--out", out]
         common += ["--limit", "8", "--report.plots", "false", "--report.bootstrap_samples", "0"]
-        first = start_owlcap("eval", "dream1k", "--captions", first_captions, *common)
-        try:
-            _wait_for(lambda: _work_started(judge))
-            second = invoke("eval", "dream1k", "--captions", other_captions, *common)
-        finally:
-            stdout, stderr = first.communicate(timeout=120)
+        first, stderr, second = _second_while_first_works(
+            judge,
+            ["eval", "dream1k", "--captions", first_captions, *common],
+            ["eval", "dream1k", "--captions", other_captions, *common],
+        )
     assert first.returncode == 0, stderr
     assert second.exit_code == 2
     assert error_lines(second.stderr) == [

@@ -5,7 +5,7 @@ naming it, never deleted, whether the stage starts over because its settings cha
 from __future__ import annotations
 
 import pytest
-from conftest import error_lines, invoke
+from helpers.cli import error_lines, invoke
 
 from owlcap.errors import ConfigError
 from owlcap.run.state import StageDir, StageRecord

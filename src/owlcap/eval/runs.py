@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from owlcap.errors import ConfigError, DataError, OutputError, os_cause
+from owlcap.errors import ConfigError, DataError
 from owlcap.jsonl import iter_jsonl, write_jsonl_atomic, write_text_atomic
-from owlcap.locks import holding, lock_folder
+from owlcap.locks import claim_folder, holding
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +36,8 @@ def claim(out: Path) -> Iterator[None]:
     """Create the run folder ``out`` and hold it while the block runs (captioning, judging, the report): a second
     evaluation into it is refused (``ConfigError`` naming the holder's pid) instead of mixing its items in."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out: {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(out, os_cause(exc)) from exc
-    lock = lock_folder(
-        out, busy=f"out: {out} is being written by another evaluation", advice="wait for it, or choose another --out"
-    )
+    busy = f"out: {out} is being written by another evaluation"
+    lock = claim_folder(out, name="out:", busy=busy, advice="wait for it, or choose another --out")
     with holding(lock):
         yield
 

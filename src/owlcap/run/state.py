@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from owlcap.errors import ConfigError, OutputError, os_cause
+from owlcap.errors import ConfigError
 from owlcap.hashing import file_digest, json_digest
 from owlcap.jsonl import write_text_atomic
-from owlcap.locks import lock_folder, unlock
+from owlcap.locks import claim_folder, unlock
 
 MARKER = "stage.json"
 RUNNING = "running.json"
@@ -126,14 +126,8 @@ class StageDir:
 def run_dir_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory for this process: a second ``owlcap run`` on it is refused, not interleaved. The
     lock is the kernel's (``flock``), so a killed run never leaves it behind."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run_dir {run_dir}: exists and is not a folder; give a folder (it is created if missing)")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(run_dir, os_cause(exc)) from exc
-    handle = lock_folder(
-        run_dir, busy=f"run_dir {run_dir}: another owlcap run is using it", advice="wait for it to end"
+    handle = claim_folder(
+        run_dir, name="run_dir", busy=f"run_dir {run_dir}: another owlcap run is using it", advice="wait for it to end"
     )
     try:
         yield
