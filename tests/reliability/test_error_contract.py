@@ -106,3 +106,23 @@ def test_a_parquet_export_is_whole_or_absent(build_folder, tmp_path):
 
     assert pq.read_table(dest).column("id").to_pylist() == ["a"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial file left
+
+
+def test_a_system_error_about_a_path_is_one_line_and_other_os_errors_stay_bugs(monkeypatch, clips, tmp_path):
+    import errno
+
+    import owlcap.caption.provenance as provenance
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/videos/out")
+
+    monkeypatch.setattr(provenance, "check_output", refused)
+    args = ["caption", clips[0], "--model", "m", "--out", tmp_path / "c.jsonl"]
+    assert _one_error(invoke(*args)) == "error: /srv/videos/out: Permission denied"
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EINVAL, "Invalid argument")  # about no path: a bug, with its traceback
+
+    monkeypatch.setattr(provenance, "check_output", broken)
+    result = invoke(*args)
+    assert isinstance(result.exception, OSError) and "error:" not in result.output
