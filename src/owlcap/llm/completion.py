@@ -9,9 +9,7 @@ a caller, nor a record the size of a film.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -82,13 +80,11 @@ class AnswerBound:
 def parse_completion(body: bytes, bound: AnswerBound) -> Completion:
     """The validated completion in ``body``; ``InvalidAnswer`` names what is wrong (the first few problems)."""
     try:
-        data: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        start = body[:80].decode("utf-8", "replace")
-        raise InvalidAnswer(f"the body is not JSON ({exc}): {start!r}") from None
-    try:
-        completion = Completion.model_validate(data)
+        completion = Completion.model_validate_json(body)
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            start = body[:80].decode("utf-8", "replace")
+            raise InvalidAnswer(f"the body is not JSON ({exc.errors()[0]['msg']}): {start!r}") from None
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or '(body)'}: {error['msg']}" for error in exc.errors()[:3]
         )

@@ -213,18 +213,25 @@ _STREAMED: Any = {**_AUTH, "headers": {"X-Stainless-Raw-Response": "stream"}}
 
 async def _read_bounded(response: Any, limit: int) -> bytes:
     """The body of ``response`` (an unread ``openai.AsyncAPIResponse``), or ``InvalidAnswer`` once it passes
-    ``limit`` bytes; the connection is closed either way."""
-    chunks: list[bytes] = []
-    size = 0
+    ``limit`` bytes; the connection is closed either way. A body that declares its length is read in one go when
+    the length is within the bound (the common case, and the cheapest), else refused unread."""
+    too_big = InvalidAnswer(f"a body over {limit} bytes, the bound for this request's max_tokens")
     try:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                raise too_big
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
         async for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limit:
-                raise InvalidAnswer(f"a body over {limit} bytes, the bound for this request's max_tokens")
+                raise too_big
             chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         await response.close()
-    return b"".join(chunks)
 
 
 def _body(payload: dict[str, Any]) -> dict[str, Any]:
