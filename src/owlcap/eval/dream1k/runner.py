@@ -27,6 +27,7 @@ from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import PlannedItem, judge_and_report, judge_deviations
+from owlcap.eval.runs import claim
 from owlcap.hashing import json_digest
 
 logger = logging.getLogger(__name__)
@@ -190,21 +191,21 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
         required=dream_prompts.REQUIRED,
     )
     samples = data.items[: config.limit] if config.limit else data.items
-    config.out.mkdir(parents=True, exist_ok=True)
-    captions, caption_summary = _captions(config, samples, prompts)
-    items = _plan(config, samples, captions, prompts)
-    return judge_and_report(
-        config,
-        benchmark="dream1k",
-        identity=_identity(config, prompts),
-        items=items,
-        judge_one=lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
-        prompts=prompts,
-        captions=captions,
-        caption_summary=caption_summary,
-        data_notes=data.notes(),
-        judge_deviations=_judge_deviations(config),
-        build=build_report,
-        markdown=markdown,
-        plot=plot,
-    )
+    with claim(config.out):  # one evaluation writes a run folder at a time
+        captions, caption_summary = _captions(config, samples, prompts)
+        items = _plan(config, samples, captions, prompts)
+        return judge_and_report(
+            config,
+            benchmark="dream1k",
+            identity=_identity(config, prompts),
+            items=items,
+            judge_one=lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
+            prompts=prompts,
+            captions=captions,
+            caption_summary=caption_summary,
+            data_notes=data.notes(),
+            judge_deviations=_judge_deviations(config),
+            build=build_report,
+            markdown=markdown,
+            plot=plot,
+        )

@@ -21,6 +21,7 @@ from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
 from owlcap.eval.runner import PlannedItem, judge_and_report, judge_deviations
+from owlcap.eval.runs import claim
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCProtocol, VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS, QA, VDCData, load
@@ -208,21 +209,21 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
         config.prompts, benchmark="vdc", search_dirs=[config.qa_dir], required=vdc_prompts.REQUIRED
     )
     pairs = selected(data, config.limit)
-    config.out.mkdir(parents=True, exist_ok=True)
-    captions, caption_summary = _captions(config, data, pairs, prompts)
-    items = _plan(config, data, pairs, captions, prompts)
-    return judge_and_report(
-        config,
-        benchmark="vdc",
-        identity=_identity(config, prompts),
-        items=items,
-        judge_one=lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
-        prompts=prompts,
-        captions=captions,
-        caption_summary=caption_summary,
-        data_notes=data.notes(),
-        judge_deviations=judge_deviations(config.judge, PRESETS[config.preset]["judge"]),
-        build=build_report,
-        markdown=markdown,
-        plot=plot,
-    )
+    with claim(config.out):  # one evaluation writes a run folder at a time
+        captions, caption_summary = _captions(config, data, pairs, prompts)
+        items = _plan(config, data, pairs, captions, prompts)
+        return judge_and_report(
+            config,
+            benchmark="vdc",
+            identity=_identity(config, prompts),
+            items=items,
+            judge_one=lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
+            prompts=prompts,
+            captions=captions,
+            caption_summary=caption_summary,
+            data_notes=data.notes(),
+            judge_deviations=judge_deviations(config.judge, PRESETS[config.preset]["judge"]),
+            build=build_report,
+            markdown=markdown,
+            plot=plot,
+        )
