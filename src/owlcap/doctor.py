@@ -25,7 +25,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from owlcap import __version__, envs
 
@@ -186,7 +185,7 @@ def _size(folder: Path) -> str:
 
 def specs_in(config: str | Path, _seen: set[Path] | None = None) -> list[str]:
     """Every ``openai:`` spec in a config file and in the YAML files it names (a pipeline's stage configs)."""
-    from owlcap.config import load_yaml
+    from owlcap.config import iter_strings, load_yaml
 
     path = Path(config)
     seen = _seen if _seen is not None else set()
@@ -194,23 +193,12 @@ def specs_in(config: str | Path, _seen: set[Path] | None = None) -> list[str]:
         return []
     seen.add(path.resolve())
     found = []
-    for value in _strings(load_yaml(path, variables={"run_dir": "RUN_DIR"})):
+    for value in iter_strings(load_yaml(path, variables={"run_dir": "RUN_DIR"})):
         if value.strip().startswith("openai:"):
             found.append(value.strip())
         elif value.endswith((".yaml", ".yml")) and Path(value).is_file():
             found += specs_in(value, seen)
     return found
-
-
-def _strings(value: Any):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, str):
-        yield value
 
 
 def endpoints(spec: str) -> list[str]:
