@@ -175,7 +175,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(vdc_repo, video_bytes,
     blocks of up to 10 MiB, so the archive is 24 MB: an uncompressed tar, read as a .tar.gz is.)"""
     video_id = next(iter(json.loads(vdc_repo["VDCScore_qa/camera.jsonl"].splitlines()[0])))
     big = _tar({f"{video_id}.mp4": video_bytes, "padding.bin": os.urandom(23_000_000)}, mode="w")
-    with LoopbackHub({VDC_REPO: vdc_repo | {"videos/videos_1.tar.gz": big}}, bytes_per_s=20_000_000) as hub:
+    with LoopbackHub({VDC_REPO: vdc_repo | {"videos/videos_1.tar.gz": big}}, bytes_per_s=8_000_000) as hub:
         env = os.environ | {"PYTHONPATH": str(SRC), "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"}
         command = [sys.executable, "-m", "owlcap.cli.main", "eval", "fetch", "vdc", "--out", str(tmp_path), "--videos"]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -198,6 +198,17 @@ def test_an_interrupted_download_resumes_where_it_stopped(vdc_repo, video_bytes,
         assert resumed and 0 < int(resumed[0].split("=")[1].rstrip("-")) < len(big)
         assert hub.gets("VDCScore_qa/camera.jsonl") == 1, "a finished file is not fetched again"
         assert (tmp_path / "vdc" / "videos" / f"{video_id}.mp4").read_bytes() == video_bytes
+
+
+def test_another_revision_fetches_everything_again(hub_at, vdc_repo, tmp_path):
+    hub = hub_at({VDC_REPO: vdc_repo})
+    engine.fetch(vdc_fetch.SPEC, tmp_path, endpoint=hub.url)
+    stale = tmp_path / "vdc" / ".hub" / "VDCScore_qa" / "camera.jsonl.part"
+    stale.write_bytes(b"half of another commit's file")
+    again = engine.fetch(vdc_fetch.SPEC, tmp_path, revision=COMMIT, endpoint=hub.url)
+    assert again.downloaded == [f"{name}.jsonl" for name in DIMENSIONS] and not stale.exists()
+    assert json.loads((tmp_path / "vdc" / "fetch.json").read_text())["revision"] == COMMIT
+    assert hub.gets("VDCScore_qa/camera.jsonl") == 2
 
 
 @pytest.mark.parametrize(

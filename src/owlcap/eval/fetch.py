@@ -163,8 +163,11 @@ def _fetch(spec: FetchSpec, folder: Path, *, videos: bool, revision: str, endpoi
     if videos:
         result.already_there += [name for name in spec.archives if name not in archives]
     if files or archives:
+        if not manifest.get("commit"):  # a fresh fetch: nothing half-downloaded from another commit may be resumed
+            shutil.rmtree(folder / HUB_FOLDER, ignore_errors=True)
         hub = _Hub(spec.repo_id, manifest.get("commit") or revision, folder / HUB_FOLDER, endpoint)
         manifest["commit"] = result.commit = hub.commit
+        _write_manifest(folder, manifest)  # before any download: what .hub/ holds is from this commit
         wanted = [item.path for item in files] + archives
         _check_space(folder, {name: hub.sizes.get(name, 0) for name in wanted}, archives)
         with progress_bar("MB") as bar:
