@@ -23,7 +23,13 @@ from typing import Any
 from owlcap.config import load_config
 from owlcap.errors import ConfigError, JudgeError, TrainingStopped
 from owlcap.models import vision_factor
-from owlcap.train.callbacks import GRPO_SUMMARY_KEYS, MetricsFileCallback, RewardChecksCallback, quiet_console
+from owlcap.train.callbacks import (
+    GRPO_SUMMARY_KEYS,
+    MetricsFileCallback,
+    RewardChecksCallback,
+    close_console,
+    quiet_console,
+)
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
 from owlcap.train.guards import preflight_judge
@@ -122,7 +128,10 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
     params = count_parameters(trainer.model)
     logger.info("GRPO on %d videos, G=%d: %s", len(dataset), config.num_generations, params)
     resumed_step = checkpoint_step(plan.resume) if plan.resume else 0
-    trainer.train(resume_from_checkpoint=plan.resume)
+    try:
+        trainer.train(resume_from_checkpoint=plan.resume)
+    finally:
+        close_console(trainer)
     final_model = adapter = None
     if checks.stop_reason is None:
         final_model, adapter = save_final_model(trainer, config, recipe="grpo")
