@@ -22,6 +22,14 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 GRPO_TINY = REPO / "configs" / "grpo" / "tiny.yaml"
+# configs/grpo/tiny.yaml (sized to learn on its own: G=4, 200 tokens) cut down to a plumbing run: G=2, two videos'
+# groups per step, 16-token completions (some under SIGNAL's 8 words, some over).
+SMOKE = {
+    "num_generations": 2,
+    "per_device_train_batch_size": 4,
+    "max_completion_length": 16,
+    "lr_scheduler_type": "linear",
+}
 WORKER = Path(__file__).with_name("grpo_killed_worker.py")
 FAST_VIDEOS = ("blackboard_20350807.mp4", "hummingbird_3.mp4")  # the third sample seeks slowly
 TIMINGS = ("step_time", "cser/latency_s")
@@ -42,7 +50,7 @@ def _records(samples_dir: Path, path: Path) -> Path:
 
 def _overrides(model: Path, data: Path, out: Path, fields: dict) -> list[str]:
     args = ["--model.name_or_path", str(model), "--data.train_files", json.dumps([str(data)]), "--output_dir", str(out)]
-    for key, value in {"max_steps": 4, "save_total_limit": 10, **SIGNAL, **fields}.items():
+    for key, value in {**SMOKE, "max_steps": 4, "save_total_limit": 10, **SIGNAL, **fields}.items():
         args += [f"--{key}", json.dumps(value)]
     return args
 

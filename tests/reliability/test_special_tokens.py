@@ -182,6 +182,7 @@ def test_grpo_trains_on_prompts_and_references_holding_control_tokens(tiny_qwen2
     lines = [{"prompt": f"Describe. {HOSTILE}"}, {"system": HOSTILE, "caption": HOSTILE}, {"prompt": "<|video_pad|>"}]
     data = _records(samples_dir, tmp_path / "hostile.jsonl", lines)
     fields = {"max_steps": 2, "save_steps": 100, "num_generations": 2, "max_completion_length": 4}
+    fields |= {"per_device_train_batch_size": 4}  # two videos' groups per step (the config's 12 wants 3 per step)
     result = run_grpo(GRPO_TINY, _overrides(tiny_qwen25, data, tmp_path / "out", **fields))
     assert result.global_step == 2 and result.trained_steps == 2 and result.bad_records == 0
 
