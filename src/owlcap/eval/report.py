@@ -301,9 +301,13 @@ def provenance_lines(report: dict[str, Any]) -> list[str]:
     judge = report.get("judge") or {}
     prompts = report.get("prompts") or {}
     captions = report.get("captions") or {}
-    sampling = ", ".join(
-        f"{key} {judge.get(key)}" for key in ("temperature", "top_p", "max_tokens", "seed") if key in judge
-    )
+    if "sent" in judge:
+        sent = judge["sent"]
+        sampling = ", ".join(f"{key} {value}" for key, value in sent.items()) or "no sampling fields sent"
+    else:  # a run made before owlcap recorded what it sent
+        sampling = ", ".join(
+            f"{key} {judge.get(key)}" for key in ("temperature", "top_p", "max_tokens", "seed") if key in judge
+        )
     lines = [
         f"- preset: `{report.get('preset')}`" + _deviation_text(report.get("deviations_from_preset") or {}),
         f"- judge: `{judge.get('spec', judge.get('model', 'unknown'))}` ({sampling}; "

@@ -97,9 +97,11 @@ class OpenAIBackend(LLM):
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages, transport=config.video_transport, quality=config.jpeg_quality),
-            "temperature": options.get("temperature", config.temperature),
-            "max_tokens": options.get("max_tokens", config.max_tokens),
         }
+        for key in ("temperature", "max_tokens"):
+            value = options.get(key, getattr(config, key))
+            if value is not None:  # an option set to None: send no such field (the server's default applies)
+                payload[key] = value
         if options.get("top_p") is not None:
             payload["top_p"] = options["top_p"]
         seed = options.get("seed", config.seed)

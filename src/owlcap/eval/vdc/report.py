@@ -27,7 +27,7 @@ from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCScoring
 from owlcap.eval.vdc.data import VDCData
 from owlcap.eval.vdc.scoring import score
 
-PARSE_FAILURES = ("unparsable", "missing_key", "bad_score")
+PARSE_FAILURES = ("unparsable", "not_a_dict", "missing_key", "bad_score")
 
 
 def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -83,13 +83,23 @@ def _notes(header: dict[str, Any], results: dict[str, Any], preset: str) -> list
     for name, values in results["dimensions"].items():
         if values.get("withheld"):
             notes.append(f"{name}: {values['withheld']}")
-        failures = sum(values["verdicts"].get(kind, 0) for kind in PARSE_FAILURES)
-        if preset == "lmms" and failures:
-            notes.append(
-                f"{name}: lmms-eval 0.7.3 would have crashed on {failures} unparsable or non-numeric verdict(s); "
-                "owlcap applied on_parse_failure instead"
-            )
+        if preset == "lmms":
+            notes += _lmms_crashes(name, values)
     return notes
+
+
+def _lmms_crashes(name: str, values: dict[str, Any]) -> list[str]:
+    """What would have crashed lmms-eval 0.7.3 in one dimension: verdicts it cannot read or add up (a literal
+    that fails, a number or a literal holding both keys where a dict belongs, a string score) and videos with no
+    verdict counted (every one skipped: it divides by zero). ``missing_key`` is not one: lmms skips those."""
+    failures = sum(values["verdicts"].get(kind, 0) for kind in ("unparsable", "not_a_dict", "bad_score"))
+    empty = values["videos_left_out"].get("no_counted_question", 0)
+    if not (failures or empty):
+        return []
+    parts = [f"{failures} unreadable or non-numeric verdict(s)"] if failures else []
+    parts += [f"{empty} video(s) with every verdict skipped (a division by zero)"] if empty else []
+    crashes = " and ".join(parts)
+    return [f"{name}: lmms-eval 0.7.3 would have crashed on {crashes}; owlcap applied on_parse_failure instead"]
 
 
 def markdown(report: dict[str, Any]) -> str:
