@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.caption.jobs import CaptionJob, caption_jobs
+from owlcap.caption.jobs import CaptionJob, caption_into_run
 from owlcap.eval.dream1k.config import DreamEvalConfig
 from owlcap.eval.dream1k.data import DreamData, prediction_of
 from owlcap.eval.prompt_sets import PromptSet
-
-CAPTIONS_FILE = "captions.jsonl"
 
 
 def caption(config: DreamEvalConfig, data: DreamData, prompts: PromptSet) -> LoadedCaptions:
@@ -25,12 +23,7 @@ def caption(config: DreamEvalConfig, data: DreamData, prompts: PromptSet) -> Loa
         return load_dream_captions(config, config.captions.path)
     prompt = prompts.get("caption_prompt")
     jobs = [CaptionJob(sample.id, sample.id, prompt) for sample in data.selected(config.limit)]
-    config.out.mkdir(parents=True, exist_ok=True)
-    path = config.out / CAPTIONS_FILE
-    summary = caption_jobs(config.captioning, jobs, path)
-    captions = load_dream_captions(config, path)
-    captions.captioning = summary
-    return captions
+    return caption_into_run(config.captioning, jobs, config.out, lambda path: load_dream_captions(config, path))
 
 
 def load_dream_captions(config: DreamEvalConfig, path: Path) -> LoadedCaptions:

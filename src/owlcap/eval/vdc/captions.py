@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
-from owlcap.caption.jobs import CaptionJob, caption_jobs
+from owlcap.caption.jobs import CaptionJob, caption_into_run
 from owlcap.eval.prompt_sets import PromptSet
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import VDCEvalConfig
 from owlcap.eval.vdc.data import DIMENSIONS, VDCData
-
-CAPTIONS_FILE = "captions.jsonl"
 
 
 def caption(config: VDCEvalConfig, data: VDCData, prompts: PromptSet) -> LoadedCaptions:
@@ -27,12 +25,7 @@ def caption(config: VDCEvalConfig, data: VDCData, prompts: PromptSet) -> LoadedC
         return load_vdc_captions(config, config.captions.path)
     chosen = vdc_prompts.caption_prompts(data, prompts, config.protocol)
     jobs = [CaptionJob(caption_key(d, v), v, chosen[(d, v)]) for d, v in data.pairs(config.limit)]
-    config.out.mkdir(parents=True, exist_ok=True)
-    path = config.out / CAPTIONS_FILE
-    summary = caption_jobs(config.captioning, jobs, path)
-    captions = load_vdc_captions(config, path)
-    captions.captioning = summary
-    return captions
+    return caption_into_run(config.captioning, jobs, config.out, lambda path: load_vdc_captions(config, path))
 
 
 def caption_key(dimension: str, video_id: str) -> str:
