@@ -43,3 +43,8 @@ class JudgeError(OwlcapError):
 
 class TrainingStopped(OwlcapError):
     """A training run stopped itself early (its judge failing, no learning signal); a checkpoint was saved."""
+
+
+class TrainingIncomplete(OwlcapError):
+    """A training run ended short of the steps its data and settings imply, without a reason of its own (an epoch
+    that ended early); no final model or result was written."""

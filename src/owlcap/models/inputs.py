@@ -1,8 +1,10 @@
 """Chat messages with a video and the processor call that turns them into model inputs.
 
 Everything that feeds a video MLLM (captioning, the ``hf`` judge backend, the SFT collator, the GRPO trainer) goes
-through :func:`processor_inputs`, so frames always arrive the same way: sampled and resized by ``owlcap.video``,
-with their ``VideoMetadata``, and never resampled or resized again by the processor.
+through :func:`render_chat` and :func:`processor_inputs`, so frames always arrive the same way: sampled and resized by
+``owlcap.video``, with their ``VideoMetadata``, and never resampled or resized again by the processor; and text from
+data files, prompts and judge answers is always tokenized as plain text, never as a control token
+(``owlcap.models.control_tokens``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from owlcap.models.control_tokens import escape_control_tokens, has_escapes, plain_text_tokenizer
 
 if TYPE_CHECKING:
     from owlcap.video import SampledVideo
@@ -64,13 +68,21 @@ def build_messages(
 
 
 def render_chat(processor, messages, *, add_generation_prompt: bool) -> str:
+    """The chat template applied to ``messages``; each control-token string in their text (``<|video_pad|>`` in a
+    caption) is escaped first, so that :func:`processor_inputs` encodes it as plain text."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    messages = escape_control_tokens(messages, tokenizer)
     return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
 def processor_inputs(processor, texts: Sequence[str], videos: Sequence[SampledVideo | None], **kwargs):
-    """Tokenize ``texts`` (rendered chats) with their videos; a ``None`` video means a text-only sample."""
+    """Tokenize ``texts`` (chats from :func:`render_chat`) with their videos; a ``None`` video means a text-only
+    sample. ``processor`` may be a bare tokenizer (text-only models), then every video must be ``None``."""
+    texts = list(texts)
+    if any(has_escapes(text) for text in texts):
+        processor = plain_text_tokenizer(processor)
     present = [video for video in videos if video is not None]
-    call: dict[str, Any] = {"text": list(texts), "padding": True, "return_tensors": "pt", **kwargs}
+    call: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt", **kwargs}
     if present:
         call |= {
             "videos": [video.frames for video in present],

@@ -86,10 +86,8 @@ class MLLM:
     def _model_inputs(self, requests: Sequence[VideoRequest]):
         """The left-padded batch of rendered chats (with their videos) on the model's device and dtype."""
         texts = [self.render(request) for request in requests]
-        if self.multimodal:
-            inputs = processor_inputs(self.processor, texts, [request.video for request in requests])
-        else:
-            inputs = self.tokenizer(texts, padding=True, return_tensors="pt")
+        processor = self.processor if self.multimodal else self.tokenizer
+        inputs = processor_inputs(processor, texts, [request.video for request in requests])
         inputs = inputs.to(self.device)
         if "pixel_values_videos" in inputs:
             inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)

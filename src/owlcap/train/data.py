@@ -225,6 +225,14 @@ class VideoCaptionCollator:
         self.span = AnswerSpan.from_processor(processor)
 
     def __call__(self, examples: Sequence[dict[str, Any] | CaptionExample]) -> dict[str, Any]:
+        try:
+            return self._collate(examples)
+        except StopIteration as exc:
+            # Leaving a collate function, a StopIteration reads as the end of the data: the DataLoader ends its
+            # epoch and the Trainer goes on as if the data were done. It is an error; raise it as one.
+            raise RuntimeError(f"building an SFT batch raised StopIteration ({exc!r})") from exc
+
+    def _collate(self, examples: Sequence[dict[str, Any] | CaptionExample]) -> dict[str, Any]:
         rows = [example.to_dict() if isinstance(example, CaptionExample) else example for example in examples]
         decoded = decode_videos(rows, self.sampling, self.counters)
         batch = self._encode(decoded)

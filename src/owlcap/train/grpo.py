@@ -26,7 +26,7 @@ from owlcap.models import vision_factor
 from owlcap.train.callbacks import GRPO_SUMMARY_KEYS, MetricsFileCallback, RewardChecksCallback, quiet_console
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
-from owlcap.train.guards import preflight_judge
+from owlcap.train.guards import preflight_judge, require_every_step
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
 from owlcap.train.run_dir import METRICS_FILE, checkpoint_step, describe_finished, finish_run, plan_run, start_run
 from owlcap.train.saving import end_process_group, save_final_model
@@ -125,6 +125,7 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
     trainer.train(resume_from_checkpoint=plan.resume)
     final_model = adapter = None
     if checks.stop_reason is None:
+        require_every_step(trainer.state, "GRPO")
         final_model, adapter = save_final_model(trainer, config, recipe="grpo")
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
     result = GRPOResult(

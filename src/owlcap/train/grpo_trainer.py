@@ -25,6 +25,10 @@ exists for one named reason and has a test in ``tests/train/test_grpo_trainer.py
 ``_load_from_checkpoint`` (``CheckpointWeightsMixin``, shared with SFT)
     resume restores the trained weights: transformers 5.20 saves Qwen-VL checkpoints in legacy keys that
     ``Trainer`` cannot load back, so a resumed run would silently restart from the base weights.
+``_get_train_sampler``, ``_run_epoch``, ``_save_rng_state``, ``_load_rng_state``
+    a resumed run equals the uninterrupted one: each epoch's data order, and the generation buffer of a checkpoint
+    taken inside a generation cycle, are restored with the checkpoint (``owlcap.train.grpo_resume``; TRL 1.16
+    restores neither).
 ``_calculate_rewards``
     a completion with *any* ``None`` reward (a judge failure) or an undecodable video becomes unscorable: TRL would
     ``nansum`` the remaining rewards, i.e. score the failed judge as 0. Also logs failures per reward function, and
@@ -50,6 +54,7 @@ from owlcap.errors import ConfigError
 from owlcap.models import vision_token_ids
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.grpo_inputs import PreparedBatch, VideoPromptBuilder
+from owlcap.train.grpo_resume import ResumableRepeatSampler, load_generation_state, save_generation_state
 from owlcap.train.grpo_video import (
     VideoPlan,
     encode_videos,
@@ -139,6 +144,27 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         suppressed = sorted(set(self.generation_config.suppress_tokens or []) | set(ids))
         self.generation_config.suppress_tokens = suppressed
         self.generation_kwargs["suppress_tokens"] = suppressed
+
+    # -- resume equality -------------------------------------------------------------------------------------------
+
+    def _get_train_sampler(self, dataset=None):
+        self._train_sampler = ResumableRepeatSampler.like(super()._get_train_sampler(dataset))
+        return self._train_sampler
+
+    def _run_epoch(self, model, epoch, *args, **kwargs):
+        sampler = getattr(self, "_train_sampler", None)
+        if sampler is not None:  # before the epoch's data loader is iterated (accelerate may not forward set_epoch)
+            sampler.set_epoch(epoch)
+        return super()._run_epoch(model, epoch, *args, **kwargs)
+
+    def _save_rng_state(self, output_dir):
+        super()._save_rng_state(output_dir)
+        save_generation_state(self, output_dir)
+
+    def _load_rng_state(self, checkpoint):
+        super()._load_rng_state(checkpoint)
+        if checkpoint is not None:
+            load_generation_state(self, checkpoint)
 
     # -- generation batch ------------------------------------------------------------------------------------------
 

@@ -1,4 +1,11 @@
-"""Checks that keep a GRPO run from training on nothing: the judge preflight, and the watch over each logged step.
+"""Checks that keep a run from ending as if finished when it is not, or from training on nothing.
+
+Both recipes end with :func:`require_every_step`: a run whose step count falls short of what its data and settings
+imply (``state.max_steps``) raises ``TrainingIncomplete`` instead of saving a final model and a result. Such a run
+had an epoch end early: a ``StopIteration`` raised while a batch was built is read by the ``Trainer`` as the end of
+the data, and the run would otherwise exit 0 after a fraction of its steps.
+
+The rest keeps a GRPO run from training on nothing: the judge preflight, and the watch over each logged step.
 
 A CSER run whose judge is down does not crash: every completion is unscorable, every advantage is 0, and the run
 trains to the end on no signal. So, before the first step, :func:`preflight_judge` asks the judge one small
@@ -21,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from owlcap.errors import JudgeError
+from owlcap.errors import JudgeError, TrainingIncomplete
 from owlcap.llm import LLM
 from owlcap.units import decompose_task
 
@@ -57,6 +64,18 @@ class RewardChecksConfig(BaseModel):
     )
     on_zero_std: Literal["warn", "stop"] = Field(
         "warn", description="What zero_std_steps triggers: a loud warning, or a stop with a checkpoint."
+    )
+
+
+def require_every_step(state, recipe: str) -> None:
+    """Raise ``TrainingIncomplete`` when the ``Trainer`` state ``state`` ended short of its ``max_steps`` (call it
+    after ``train()`` returned, unless the run stopped itself on purpose)."""
+    if state.global_step >= state.max_steps:
+        return
+    raise TrainingIncomplete(
+        f"{recipe}: training ended at step {state.global_step} of the {state.max_steps} its data and settings imply: "
+        "an epoch ended early (the data loader stopped, e.g. on an error raised as StopIteration while a batch was "
+        "built; see the log above). No final model or result was written; the checkpoints are kept."
     )
 
 

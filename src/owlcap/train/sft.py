@@ -46,6 +46,7 @@ from owlcap.models.inputs import vision_factor
 from owlcap.train.callbacks import SFT_SUMMARY_KEYS, MetricsFileCallback, quiet_console
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
+from owlcap.train.guards import require_every_step
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
 from owlcap.train.run_dir import METRICS_FILE, checkpoint_step, describe_finished, finish_run, plan_run, start_run
 from owlcap.train.saving import end_process_group, save_final_model
@@ -176,6 +177,7 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
 
     resume = plan.resume
     output = trainer.train(resume_from_checkpoint=resume)
+    require_every_step(trainer.state, "SFT")
     final_model, adapter = save_final_model(trainer, config, recipe="sft")
     trained = trainer.state.global_step - (checkpoint_step(resume) if resume else 0)
     result = SFTResult(
