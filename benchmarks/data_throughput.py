@@ -28,9 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback server and the HMD responder are test helpers
-sys.path.insert(0, str(ROOT / "tests" / "data"))
 
-from buildkit import make_clip  # noqa: E402
+from helpers.buildkit import make_clip  # noqa: E402
 
 from owlcap import envs  # noqa: E402
 from owlcap.data import BuildConfig, build  # noqa: E402
@@ -40,9 +39,9 @@ from owlcap.video import SamplingConfig  # noqa: E402
 REQUESTS_PER_VIDEO = 4
 _SERVE = """
 import sys, time
-sys.path[:0] = [{tests!r}, {data!r}]
+sys.path[:0] = [{tests!r}]
+from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer
-from hmd_responder import hmd_responder
 server = LoopbackLLMServer(hmd_responder(reject=("green",)), slots={slots}, delay_s={delay}).start()
 print(server.base_url, flush=True)
 sys.stdin.read()  # serve until the benchmark closes our stdin
@@ -50,7 +49,7 @@ sys.stdin.read()  # serve until the benchmark closes our stdin
 
 
 def start_server(slots: int, delay: float) -> tuple[subprocess.Popen, str]:
-    code = _SERVE.format(tests=str(ROOT / "tests"), data=str(ROOT / "tests" / "data"), slots=slots, delay=delay)
+    code = _SERVE.format(tests=str(ROOT / "tests"), slots=slots, delay=delay)
     process = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
     )

@@ -33,6 +33,21 @@ class ConfigError(OwlcapError):
     """A config file or option is invalid; the message says which field and what to change."""
 
 
+class OutputError(OwlcapError):
+    """An output could not be written: a full disk, a file size limit, a read-only or unwritable folder. What was
+    written before stays whole (a half-written record is taken back), so the same command resumes once fixed."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(f"{self.path}: cannot write ({cause})")
+
+
+def os_cause(exc: OSError) -> str:
+    """The operating system's words for ``exc`` (``No space left on device``), without the repeated file name."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 class ModelLoadError(OwlcapError):
     """A model or processor could not be loaded from a hub id or local path."""
 

@@ -1,7 +1,9 @@
-"""Exclusive locks on output folders: two processes never write one folder at once.
+"""Exclusive locks on outputs: two processes never write one folder (or one output file) at once.
 
-The lock is the kernel's (``flock`` on ``FOLDER/.lock``), so a killed holder never leaves it behind; the holder
-writes its pid into the file so that the refusal can say who holds it.
+The lock is the kernel's (``flock`` on ``FOLDER/.lock``, or ``.NAME.lock`` beside an output file), so a killed
+holder never leaves it behind; the holder writes its pid into the file so that the refusal can say who holds it.
+Every writer that resumes takes one: the data store, ``owlcap run``, ``owlcap eval`` (``--out``) and
+``owlcap caption`` (``--out``).
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from owlcap.errors import ConfigError
+from owlcap.errors import ConfigError, OutputError, os_cause
 
 LOCK_FILE = ".lock"
 
@@ -20,7 +23,54 @@ LOCK_FILE = ".lock"
 def lock_folder(folder: Path, *, busy: str, advice: str) -> TextIO:
     """Hold ``folder``'s lock until ``unlock``; when another process holds it, ``ConfigError("<busy> (pid N);
     <advice>")``. The folder must exist."""
-    handle = (Path(folder) / LOCK_FILE).open("a+")
+    return _hold(Path(folder) / LOCK_FILE, busy, advice)
+
+
+def claim_folder(folder: Path, *, name: str, busy: str, advice: str) -> TextIO:
+    """Create the output folder ``folder`` if it is missing and hold its lock (``lock_folder``) until ``unlock``.
+    ``name`` is how the user named it (``--out``, ``run_dir``): ``ConfigError`` when it is a file, ``OutputError``
+    when it cannot be created (a read-only filesystem), ``ConfigError`` naming the holder when another process has
+    it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{name} {folder}: exists and is not a folder; give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, os_cause(exc)) from exc
+    return lock_folder(folder, busy=busy, advice=advice)
+
+
+def lock_output(path: Path, *, busy: str, advice: str) -> TextIO:
+    """Hold the lock of the output file ``path`` (``.NAME.lock`` beside it) until ``unlock``; as ``lock_folder``.
+    The folder must exist; the file need not."""
+    path = Path(path)
+    return _hold(path.with_name(f".{path.name}.lock"), busy, advice)
+
+
+@contextlib.contextmanager
+def holding(lock: TextIO) -> Iterator[None]:
+    """Release ``lock`` (from ``lock_folder``/``lock_output``) when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        unlock(lock)
+
+
+def unlock(handle: TextIO) -> None:
+    """Release a lock taken with ``lock_folder`` or ``lock_output`` (idempotent)."""
+    if not handle.closed:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            handle.close()
+
+
+def _hold(lock_path: Path, busy: str, advice: str) -> TextIO:
+    try:
+        handle = lock_path.open("a+")
+    except OSError as exc:
+        raise OutputError(lock_path, os_cause(exc)) from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
@@ -28,16 +78,9 @@ def lock_folder(folder: Path, *, busy: str, advice: str) -> TextIO:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise ConfigError(f"{busy} ({holder}); {advice}") from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
+    with contextlib.suppress(OSError):  # the pid is a courtesy to whoever is refused; a full disk must not stop us
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
     return handle
-
-
-def unlock(handle: TextIO) -> None:
-    """Release a lock taken with ``lock_folder`` (idempotent)."""
-    if not handle.closed:
-        with contextlib.suppress(OSError):
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()

@@ -26,40 +26,48 @@ def _owlcap(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environ)
 
 
-def test_a_user_error_is_one_line_and_exit_status_2(tmp_path):
-    done = _owlcap("caption", "x.mp4", "--model", "m", "--out", str(tmp_path))
+@pytest.fixture
+def video(tmp_path) -> str:
+    """A file to name as the input (its content is not read: these commands stop before decoding)."""
+    path = tmp_path / "x.mp4"
+    path.write_bytes(b"")
+    return str(path)
+
+
+def test_a_user_error_is_one_line_and_exit_status_2(tmp_path, video):
+    done = _owlcap("caption", video, "--model", "m", "--out", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr == f"error: --out {tmp_path}: is a folder; name a file, e.g. {tmp_path / 'captions.jsonl'}\n"
 
 
 @pytest.mark.parametrize("how", ["--debug", "OWLCAP_DEBUG"])
-def test_debug_shows_the_traceback_of_a_user_error(tmp_path, how):
-    args = ["caption", "x.mp4", "--model", "m", "--out", str(tmp_path)]
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path, how, video):
+    args = ["caption", video, "--model", "m", "--out", str(tmp_path)]
     done = _owlcap("--debug", *args) if how == "--debug" else _owlcap(*args, OWLCAP_DEBUG="1")
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr and "owlcap.errors.ConfigError" in done.stderr
 
 
-def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
+def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path, video):
     import owlcap.caption.provenance as captioning
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(captioning, "check_output", broken)
-    result = CliRunner().invoke(app, ["caption", "x.mp4", "--model", "m", "--out", str(tmp_path / "o.jsonl")])
+    result = CliRunner().invoke(app, ["caption", video, "--model", "m", "--out", str(tmp_path / "o.jsonl")])
     assert isinstance(result.exception, ZeroDivisionError)  # not turned into a one-line message
     assert "error:" not in result.output
 
 
-def test_ctrl_c_ends_with_status_130_and_says_how_to_resume(monkeypatch, tmp_path):
+def test_ctrl_c_ends_with_status_130_and_says_how_to_resume(monkeypatch, tmp_path, video):
     import owlcap.caption.provenance as captioning
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(captioning, "check_output", interrupted)
-    result = CliRunner().invoke(app, ["caption", "x.mp4", "--model", "m", "--out", str(tmp_path / "o.jsonl")])
+    result = CliRunner().invoke(app, ["caption", video, "--model", "m", "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 130 and "run the same command again to resume" in result.output
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from buildkit import make_clip
+from helpers.buildkit import make_clip
 from helpers.fixtures import llm_server  # noqa: F401
+from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer
-from hmd_responder import hmd_responder
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from buildkit import build_config, write_manifest
+from helpers.buildkit import build_config, write_manifest
+from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer
-from hmd_responder import hmd_responder
 
 from owlcap.data import BuildConfig, build
 

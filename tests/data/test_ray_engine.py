@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from buildkit import build_config
+from helpers.buildkit import build_config
 from test_kill import _comparable, _parsed
 
 from owlcap.data import BuildConfig, build

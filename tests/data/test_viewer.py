@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from buildkit import build_config, write_manifest
 from helpers.browser import dump_dom
+from helpers.buildkit import build_config, write_manifest
+from helpers.hmd_responder import hmd_responder
 from helpers.llm_server import LoopbackLLMServer
-from hmd_responder import hmd_responder
 
 from owlcap.data import BuildConfig, build
 

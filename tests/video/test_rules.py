@@ -69,7 +69,7 @@ def test_smart_nframes_known_values(total, video_fps, kwargs, expected):
 @pytest.mark.parametrize(
     ("total", "kwargs", "match"),
     [
-        (1, {"fps": 2.0}, r"\[2, 1\]"),
+        (1, {"fps": 2.0}, r"the span holds 1 frame\(s\) and sampling needs at least 2"),
         (10, {"nframes": 12}, r"\[2, 10\]"),
         (10, {"fps": 2.0, "nframes": 4}, "either fps or nframes"),
     ],

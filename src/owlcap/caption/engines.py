@@ -71,11 +71,15 @@ class RemoteCaptionEngine:
 
     def generate(self, requests: Sequence[VideoRequest], options: GenerationOptions) -> list[str]:
         """One caption per request, all requests concurrently; any failure fails the call (``RuntimeError``), as
-        the runner expects (it retries a failed batch one video at a time)."""
+        the runner expects (it retries a failed batch one video at a time). An empty answer is asked again, then
+        fails its video."""
         sampling = self.options(options)
 
         async def _all() -> list[Any]:
-            calls = [self.llm.chat(self.messages(request), **sampling) for request in requests]
+            calls = [
+                self.llm.chat(self.messages(request), parse=non_empty_caption, on_invalid="resample", **sampling)
+                for request in requests
+            ]
             return await asyncio.gather(*calls, return_exceptions=True)
 
         results = self.llm.run_in_background(_all())
@@ -90,7 +94,7 @@ class RemoteCaptionEngine:
         """One tiny text request before any video is sent: a dead or wrong server fails here, in one line, instead
         of failing every video after its retries (``ModelLoadError``)."""
         try:
-            self.llm.chat_sync([{"role": "user", "content": "Reply with OK."}], max_tokens=1, temperature=0.0)
+            self.llm.run_in_background(self.llm.ping(max_tokens=1, temperature=0.0))
         except JudgeError as exc:
             raise ModelLoadError(
                 f"the caption server {self.name} did not answer a test request ({exc}); start it or fix --model"
@@ -98,6 +102,14 @@ class RemoteCaptionEngine:
 
     def close(self) -> None:
         self.llm.close()
+
+
+def non_empty_caption(text: str) -> str:
+    """A server's caption, or ``ValueError`` for an empty one (a null or blank message, or reasoning alone): asked
+    again, then a failed video, never a successful ``"caption": ""``."""
+    if not text.strip():
+        raise ValueError("an empty caption")
+    return text
 
 
 def load_caption_engine(

@@ -18,6 +18,7 @@ from typing import Any
 from owlcap.errors import DataError
 from owlcap.hashing import file_digest
 from owlcap.jsonl import iter_jsonl
+from owlcap.textio import read_user_text
 
 KeyOf = Callable[[dict[str, Any], str | None], str | None]
 """One record's benchmark key (given, for a folder of files, the file's stem), or ``None`` to skip the record;
@@ -114,8 +115,11 @@ def _cause(exc: BaseException) -> str:
 def _records(file: Path) -> Iterator[tuple[int | None, dict[str, Any] | None, DataError | None]]:
     if file.suffix == ".json":
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(read_user_text(file, what="caption file", error=DataError))
+        except DataError as exc:
+            yield None, None, exc
+            return
+        except json.JSONDecodeError as exc:
             yield None, None, DataError(file, f"not readable JSON ({exc})")
             return
         if isinstance(data, dict) and isinstance(data.get("logs"), list):

@@ -4,7 +4,9 @@ A re-run with other settings (model, prompt, system prompt, sampling, generation
 into the file, saying what differs: a file mixing two models' captions would be silently wrong. A sidecar rather
 than a header line, because every line of the JSONL stays a record (pandas, ``datasets``, jq and owlcap's own
 readers take it as is); each record also carries its model, prompt, sampling and generation settings, so a file
-without its sidecar is still checked.
+without its sidecar is still checked: the model and settings against its first record, and each video's prompt
+against the prompt its record says it was captioned with (so a new sidecar never claims a prompt the old captions
+were not made with).
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from owlcap import __version__
 from owlcap.caption.config import CaptionConfig
-from owlcap.errors import ConfigError
+from owlcap.errors import ConfigError, OutputError
 from owlcap.jsonl import iter_jsonl, write_text_atomic
 from owlcap.llm.config import parse_spec
+from owlcap.locks import lock_output, unlock
+
+if TYPE_CHECKING:
+    from owlcap.data.sources import VideoItem
 
 
 def meta_path(out_path: str | Path) -> Path:
@@ -39,10 +47,25 @@ def provenance(model: str, config: CaptionConfig) -> dict:
     }
 
 
-def check_output(out_path: str | Path, model: str, config: CaptionConfig, *, overwrite: bool = False) -> None:
-    """Raise ``ConfigError`` when ``out_path`` cannot be written or holds captions made with other settings.
+def item_prompt(item: VideoItem, config: CaptionConfig) -> str:
+    """The prompt a video is captioned with: its own (a benchmark draws one per video and dimension), else the
+    run's. Its record says which (``prompt``)."""
+    prompt = item.field("prompt")
+    return prompt if isinstance(prompt, str) and prompt else config.prompt
 
-    Cheap (reads the sidecar, or the file's first record): the CLI calls it before loading the model.
+
+def check_output(
+    out_path: str | Path,
+    model: str,
+    config: CaptionConfig,
+    *,
+    overwrite: bool = False,
+    prompts: Mapping[str, str] | None = None,
+) -> None:
+    """Raise ``ConfigError`` when ``out_path`` cannot be written, is being written by another run, or holds
+    captions made with other settings (``prompts``: each id's prompt now, checked against its record).
+
+    Cheap (reads the sidecar and the records): the CLI calls it before loading the model.
     """
     out = Path(out_path)
     if out.is_dir():
@@ -52,20 +75,48 @@ def check_output(out_path: str | Path, model: str, config: CaptionConfig, *, ove
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot create the folder {folder} ({exc.strerror or exc})") from exc
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ConfigError(f"--out {out}: not writable (permission denied)")
+    try:
+        unlock(lock_captions(out))  # refused now (busy, or a folder that takes no files), not after model loading
+    except OutputError as exc:
+        raise OutputError(out, exc.cause) from exc
+    if out.exists() and not os.access(out, os.W_OK):
+        raise OutputError(out, "permission denied")
     if overwrite or is_empty(out):
         return
     previous = _recorded_provenance(out)
-    if previous is None:
-        return
-    differences = _differences(previous, provenance(model, config))
+    differences = _differences(previous, provenance(model, config)) if previous is not None else []
+    if prompts is not None and not any(field == "prompt" for field, _, _ in differences):
+        differences += _prompt_differences(out, prompts)
     if differences:
         lines = "\n".join(f"  {field}: {old!r} -> {new!r}" for field, old, new in differences)
         raise ConfigError(
             f"{out} holds captions made with other settings (recorded -> now):\n{lines}\n"
             "Resuming would mix them in one file: write to another --out, or pass --overwrite to start it afresh."
         )
+
+
+def lock_captions(out: Path) -> TextIO:
+    """Hold ``out`` for this caption run (``owlcap.locks.lock_output``): a second run on it is refused, naming the
+    holder's pid, instead of appending its own lines between this one's."""
+    return lock_output(
+        out, busy=f"--out {out} is being written by another caption run", advice="wait for it, or choose another --out"
+    )
+
+
+def _prompt_differences(out: Path, prompts: Mapping[str, str]) -> list[tuple[str, object, object]]:
+    """``("prompt", recorded, now)`` once when a captioned video's record names another prompt than it gets now."""
+    changed = []
+    for line in iter_jsonl(out):
+        record = line.record
+        if record is None or record.get("error") or "caption" not in record:
+            continue
+        now = prompts.get(str(record.get("id")))
+        if now is not None and isinstance(record.get("prompt"), str) and record["prompt"] != now:
+            changed.append((str(record["id"]), record["prompt"], now))
+    if not changed:
+        return []
+    first_id, recorded, now = changed[0]
+    return [(f"prompt ({len(changed)} captioned video(s), e.g. {first_id!r})", recorded, now)]
 
 
 def write_meta(out_path: Path, model: str, config: CaptionConfig) -> None:

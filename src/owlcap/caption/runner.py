@@ -3,10 +3,10 @@
 Decoding runs in a thread pool ahead of the model (PyAV releases the GIL), so the model waits on video only for the
 first batch. Items that show the same clip (the same video file and trims: a benchmark asking one video several
 prompts, VDC's five dimensions) are captioned one after another from one decode: the same frames, so the same
-captions, at a fraction of the decoding. Each finished video is appended to the output JSONL durably; a re-run
-with the same output skips the ids already captioned and retries the ones that failed, and once it has finished the
-file holds one line per id. What made the captions is recorded beside them and checked on resume
-(``owlcap.caption.provenance``).
+captions, at a fraction of the decoding. Each finished video is appended to the output JSONL durably, by one run at
+a time (a lock beside the file); a re-run with the same output repairs what a crash left, skips the ids already
+captioned and retries the ones that failed, and the file holds one line per id. What made the captions is recorded
+beside them and checked on resume (``owlcap.caption.provenance``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from pathlib import Path
 
 from owlcap.caption.config import CaptionConfig
 from owlcap.caption.engines import CaptionEngine
-from owlcap.caption.provenance import check_output, is_empty, meta_path, write_meta
+from owlcap.caption.provenance import check_output, is_empty, lock_captions, meta_path, write_meta
+from owlcap.caption.provenance import item_prompt as _prompt
 from owlcap.data.sources import VideoItem
 from owlcap.errors import VideoDecodeError
 from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids
+from owlcap.locks import holding
 from owlcap.models.inputs import VideoRequest
 from owlcap.progress import progress_bar
 from owlcap.video import SampledVideo, SamplingConfig
@@ -36,6 +38,7 @@ class CaptionSummary:
     total: int = 0
     skipped: int = 0
     captioned: int = 0
+    repaired: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -50,6 +53,7 @@ class CaptionSummary:
             "skipped": self.skipped,
             "captioned": self.captioned,
             "failed": self.failed,
+            "repaired_lines": self.repaired,
             "seconds": round(self.seconds, 2),
             "videos_per_s": round(rate, 3),
         }
@@ -87,16 +91,37 @@ def caption_videos(
     """Caption ``items`` into ``out_path`` (JSONL, appended), skipping ids already there.
 
     Refuses (``ConfigError``) an output made with other settings (see the module docstring) unless ``overwrite``,
-    which starts the file afresh. Ids that failed before are retried; their old lines are dropped at the end.
+    which starts the file afresh, and an output another run is writing (the lock names its pid). A resume first
+    repairs the file (torn lines and repeated ids dropped), so it holds one line per id whatever ended the run
+    before. Ids that failed before are retried; their old lines are dropped at the end.
     """
     started = time.perf_counter()
     out_path = Path(out_path)
-    check_output(out_path, engine.name, config, overwrite=overwrite)
+    prompts = {item.id: _prompt(item, config) for item in items}
+    check_output(out_path, engine.name, config, overwrite=overwrite, prompts=prompts)
+    with holding(lock_captions(out_path)):
+        return _caption_locked(items, out_path, engine, config, overwrite=overwrite, started=started)
+
+
+def _caption_locked(
+    items: Sequence[VideoItem],
+    out_path: Path,
+    engine: CaptionEngine,
+    config: CaptionConfig,
+    *,
+    overwrite: bool,
+    started: float,
+) -> CaptionSummary:
+    """``caption_videos`` once it holds ``out_path``: repair what an earlier run left, then caption what is missing."""
     if overwrite or is_empty(out_path):  # a sidecar left without its captions describes nothing
         for stale in (out_path, meta_path(out_path)):
             stale.unlink(missing_ok=True)
-    write_meta(out_path, engine.name, config)
     summary = CaptionSummary(total=len(items))
+    if out_path.exists():
+        summary.repaired = compact_jsonl(out_path)  # torn lines, and the repeats two racing writers once left
+        if summary.repaired:
+            logger.warning("%s: dropped %d torn or repeated line(s): one line per id", out_path, summary.repaired)
+    write_meta(out_path, engine.name, config)
     finished = done_ids(out_path)
     failed_before = done_ids(out_path, include_errors=True) - finished
     todo = [item for item in items if item.id not in finished]
@@ -240,12 +265,6 @@ def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, c
             if outputs is not None:
                 captions[id(decoded)] = outputs[index]
     return captions, errors, seconds
-
-
-def _prompt(item: VideoItem, config: CaptionConfig) -> str:
-    """The item's own prompt (a benchmark draws one per video and dimension), else the run's."""
-    prompt = item.field("prompt")
-    return prompt if isinstance(prompt, str) and prompt else config.prompt
 
 
 def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:

@@ -46,11 +46,11 @@ def caption(
     """
     from owlcap.caption.config import CaptionConfig
     from owlcap.caption.engines import load_caption_engine
-    from owlcap.caption.provenance import check_output
+    from owlcap.caption.provenance import check_output, item_prompt
     from owlcap.caption.runner import caption_videos
     from owlcap.config import load_yaml, validate_config
-    from owlcap.data.sources import collect_videos
-    from owlcap.llm import LLMConfig
+    from owlcap.data.sources import check_inputs, collect_videos, no_videos
+    from owlcap.llm import LLMConfig, parse_spec
 
     if fps is not None and nframes is not None:
         raise typer.BadParameter("give --fps or --nframes, not both (they are exclusive)", param_hint="--fps")
@@ -65,17 +65,24 @@ def caption(
     }
     data = _apply_flags(load_yaml(config) if config else {}, flags)
     run_config = validate_config(CaptionConfig, data, source=str(config) if config else "command-line options")
-    check_output(out, model, run_config, overwrite=overwrite)  # before minutes of model loading
-
+    if model.strip().startswith("openai:"):
+        parse_spec(model)  # a malformed server spec is a usage error, before anything else
+    # Everything a user can get wrong is checked before minutes of model loading, and before anything is written.
+    check_inputs(inputs)
     items, input_errors = collect_videos(inputs)
+    if not items:
+        raise no_videos(inputs, input_errors)
+    check_output(out, model, run_config, overwrite=overwrite, prompts={i.id: item_prompt(i, run_config) for i in items})
     for error in input_errors:
         logger.error("skipped input: %s", error)
-    if not items:
-        typer.echo("no videos found in the inputs", err=True)
-        raise typer.Exit(1)
     server = LLMConfig(concurrency=concurrency, request_timeout_s=600.0, max_retries=3, cache=False)
     engine = load_caption_engine(model, run_config.model_options, llm=server)
-    summary = caption_videos(items, out, engine, run_config, overwrite=overwrite)
+    try:
+        summary = caption_videos(items, out, engine, run_config, overwrite=overwrite)
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
     typer.echo(json.dumps({"out": str(out), **summary.to_dict(), "bad_inputs": len(input_errors)}))
     if summary.failures or input_errors:
         typer.echo(f"{summary.failed + len(input_errors)} input(s) failed:", err=True)

@@ -114,9 +114,6 @@ def _run(examine_only: bool, tokens: list[str], out: Path, config: Path | None, 
             _report(stop.summary, interrupted=True)
             raise typer.Exit(130) from None
     _report(summary)
-    if summary.inputs == 0 and not summary.bad_inputs:
-        typer.echo("error: no videos found in the inputs", err=True)
-        raise typer.Exit(1)
     if not summary.ok:
         raise typer.Exit(1)
 

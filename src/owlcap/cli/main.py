@@ -4,15 +4,24 @@ Each sub-module registers its commands on the one Typer app and imports heavy li
 inside the command bodies, so ``owlcap --help`` stays fast.
 
 Errors: an ``OwlcapError`` (bad path, bad value, bad config, unreachable server, unwritable output) ends the command
-with ``error: <message>`` and exit status 2, no traceback; any other exception is a bug and keeps its traceback.
-``--debug`` (or ``OWLCAP_DEBUG=1``) shows the traceback of every error. Ctrl-C ends with exit status 130.
+with ``error: <message>`` and exit status 2, no traceback, and so does an ``OSError`` the system raised about a path
+(a full disk, a read-only folder, a file where a folder should be) that no module turned into one; any other
+exception is a bug and keeps its traceback. ``--debug`` (or ``OWLCAP_DEBUG=1``) shows the traceback of every error.
+
+Ctrl-C ends with exit status 130 within seconds, in every command: the command stops and writes what finished; if
+a worker thread still holds the process ``INTERRUPT_GRACE_S`` after that (a decode inside FFmpeg, a request in
+flight), it is ended anyway, with status 130. What was written is whole either way: every output is appended record
+by record or replaced atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import sys
+import threading
 
 import typer
 from typer.core import TyperGroup
@@ -20,10 +29,28 @@ from typer.core import TyperGroup
 from owlcap import __version__, envs
 from owlcap.cli import caption, data, models, quickstart, reward, run, train, video
 from owlcap.cli import eval as evaluation
-from owlcap.errors import OwlcapError
+from owlcap.errors import OwlcapError, os_cause
 
 USER_ERROR_EXIT = 2
 INTERRUPTED_EXIT = 130
+INTERRUPT_GRACE_S = 10.0
+
+# What the system says about a path the user chose (an output folder, a cache, an input): not a bug in owlcap.
+_PATH_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.EEXIST,
+        errno.ENOENT,
+    }  # fmt: skip
+)
 
 
 class OwlcapGroup(TyperGroup):
@@ -36,6 +63,11 @@ class OwlcapGroup(TyperGroup):
             if _debug(ctx):
                 raise
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(USER_ERROR_EXIT) from exc
+        except OSError as exc:
+            if _debug(ctx) or exc.errno not in _PATH_ERRNOS or not exc.filename:
+                raise
+            typer.echo(f"error: {exc.filename}: {os_cause(exc)}", err=True)
             raise typer.Exit(USER_ERROR_EXIT) from exc
         except KeyboardInterrupt:
             if _debug(ctx):
@@ -122,5 +154,33 @@ for _module in (video, models, caption, quickstart, run, train, reward, evaluati
     _module.register(app)
 
 
+def main() -> None:
+    """The ``owlcap`` program: the app, with the end of an interrupted command bounded (see the module docstring)."""
+    try:
+        app()
+    except SystemExit as end:
+        if end.code == INTERRUPTED_EXIT:
+            _end_within(INTERRUPT_GRACE_S)
+        raise
+    except KeyboardInterrupt:  # --debug lets it through
+        _end_within(INTERRUPT_GRACE_S)
+        raise
+
+
+def _end_within(seconds: float) -> None:
+    """End the process with status 130 after ``seconds`` if it is still alive then: Python's exit waits for every
+    worker thread, and one inside FFmpeg or a blocking call cannot be interrupted."""
+    timer = threading.Timer(seconds, _exit_now)
+    timer.daemon = True
+    timer.start()
+
+
+def _exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(INTERRUPTED_EXIT)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -13,7 +13,9 @@ def _text(value: str | None, file: Path | None, name: str) -> str:
     if file is not None:
         if not file.is_file():
             raise typer.BadParameter(f"{file}: no such file", param_hint=f"--{name}-file")
-        return file.read_text(encoding="utf-8").strip()
+        from owlcap.textio import read_user_text
+
+        return read_user_text(file, what=f"--{name}-file").strip()
     return value or ""
 
 

@@ -182,6 +182,11 @@ class BuildConfig(BaseModel):
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray engine settings.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report folder settings.")
     retry_failed: bool = Field(True, description="A re-run retries records that failed (kept and rejected stay).")
+    preflight: bool = Field(
+        True,
+        description="Send each server model one tiny request before any video, so a dead server or a wrong model "
+        "name is one error up front (exit 2), not every record failing; false to skip.",
+    )
     max_consecutive_failures: int = Field(
         50,
         ge=0,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.errors import DataError
+from owlcap.textio import read_user_text
 
 LIST_SUFFIXES = frozenset({".yaml", ".yml"})
 
@@ -52,7 +53,7 @@ def _read_list(path: Path) -> dict[str, Any] | None:
         return None
     if not path.is_file():
         raise DataError(path, "no such file")
-    text = path.read_text(encoding="utf-8")
+    text = read_user_text(path, what="dataset list", error=DataError)
     if suffix == ".json":
         try:
             data = json.loads(text)

@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
 from owlcap.data.outputs import load_records
 from owlcap.data.records import VIDEO_TAG
 from owlcap.data.schema import BuildRecord
-from owlcap.errors import DataError
+from owlcap.errors import ConfigError, DataError, OutputError, os_cause
 from owlcap.jsonl import write_text_atomic
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 
@@ -44,8 +46,7 @@ def export(
     if not records:
         raise DataError(out_dir, "no build records here (records.jsonl is missing or empty); run owlcap data build")
     chosen = [r for r in records if include == "all" or r.status == "kept"]
-    target = Path(dest) if dest is not None else Path(out_dir) / "exports" / _DEFAULT_NAMES[to]
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _target(Path(dest) if dest is not None else Path(out_dir) / "exports" / _DEFAULT_NAMES[to], to)
     if to in ("sft", "grpo"):
         make = _sft_line if to == "sft" else _grpo_line
         lines = [make(record, prompt) for record in chosen if record.caption]
@@ -54,11 +55,39 @@ def export(
     import datasets
 
     dataset = datasets.Dataset.from_list([_flat_row(record) for record in chosen], features=_features())
-    if to == "hf":
-        dataset.save_to_disk(str(target))
-    else:
-        dataset.to_parquet(str(target))
+    # Written beside the target and renamed into place: a full disk leaves the old export (or none), never half.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        if to == "hf":
+            dataset.save_to_disk(str(partial))
+            if target.exists():
+                shutil.rmtree(target)  # an earlier export of this build (_target checked it is one)
+        else:
+            dataset.to_parquet(str(partial))
+        os.replace(partial, target)
+    except OSError as exc:
+        raise OutputError(target, os_cause(exc)) from exc
+    finally:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
     return target, len(dataset)
+
+
+def _target(target: Path, to: str) -> Path:
+    """``target`` checked against what the format writes (a file, or an ``hf`` datasets folder), its folder made."""
+    if to == "hf":
+        if target.exists() and not (target / "dataset_info.json").is_file():
+            kind = "a file" if not target.is_dir() else "a folder that is not a datasets export"
+            raise ConfigError(f"--dest {target}: is {kind}; name a new folder for the hf export")
+    elif target.is_dir():
+        raise ConfigError(f"--dest {target}: is a folder; name a file, e.g. {target / _DEFAULT_NAMES[to]}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(target.parent, os_cause(exc)) from exc
+    return target
 
 
 def _trims(record: BuildRecord) -> dict[str, float]:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from owlcap.data.dataset_lists import expand_data_files, take_share
 from owlcap.errors import DataError
 from owlcap.jsonl import iter_jsonl
+from owlcap.textio import read_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ TRIM_FIELDS = (("start", "end"), ("start_time", "end_time"))
 def clip_trims(record: dict[str, Any]) -> tuple[float | None, float | None]:
     """The ``(start, end)`` clip trims of a record, in seconds; ``ValueError`` names the field and the problem."""
     found: dict[str, float | None] = {"start": None, "end": None}
+    given_as: dict[str, str] = {}  # bound -> the field that set it first
     for pair in TRIM_FIELDS:
         for bound, name in zip(("start", "end"), pair, strict=True):
             value = record.get(name)
@@ -192,8 +194,11 @@ def clip_trims(record: dict[str, Any]) -> tuple[float | None, float | None]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name!r} must be a number of seconds >= 0 or null, got {value!r}")
             if found[bound] is not None and found[bound] != float(value):
-                raise ValueError(f"{name!r} ({value}) contradicts {pair[0] if bound == 'start' else pair[1]!r}")
+                raise ValueError(
+                    f"{name!r} ({value:g}) contradicts {given_as[bound]!r} ({found[bound]:g}); give one of them"
+                )
             found[bound] = float(value)
+            given_as.setdefault(bound, name)
     start, end = found["start"], found["end"]
     if start is not None and end is not None and start >= end:
         raise ValueError(f"clip start ({start} s) must be before its end ({end} s)")
@@ -261,7 +266,7 @@ def _iter_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, Data
     if not path.is_file():
         raise DataError(path, "no such file")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        items = json.loads(read_user_text(path, what="data file", error=DataError))
     except json.JSONDecodeError as exc:
         raise DataError(path, f"invalid JSON ({exc.msg})", exc.lineno) from exc
     if not isinstance(items, list):

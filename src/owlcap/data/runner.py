@@ -29,10 +29,11 @@ from owlcap.data.config import BuildConfig
 from owlcap.data.decoding import VIDEO_STAGES, video_key
 from owlcap.data.failures import StageFailed
 from owlcap.data.pipeline import ItemResult, Pipeline, WorkItem
-from owlcap.data.sources import VideoItem, collect_videos
+from owlcap.data.sources import VideoItem, check_inputs, collect_videos, no_videos
 from owlcap.data.store import RecordStore
-from owlcap.errors import ConfigError, DataError
+from owlcap.errors import ConfigError, DataError, ModelLoadError, OutputError, OwlcapError
 from owlcap.hashing import json_digest
+from owlcap.llm import from_spec, parse_spec
 from owlcap.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,10 @@ def build(
 
     started = time.perf_counter()
     summary = BuildSummary(out_dir=str(out_dir))
+    check_inputs(list(inputs))
     items, input_errors = collect_videos(list(inputs))
+    if not items:
+        raise no_videos(list(inputs), input_errors)
     work, plan_errors = plan_items(items, config, examine_only=examine_only)
     summary.inputs = len(items)
     summary.bad_inputs = [str(error) for error in input_errors + plan_errors]
@@ -110,16 +114,21 @@ def build(
     with RecordStore(out_dir) as store:
         plan = store.plan(work, retry_failed=config.retry_failed)
         summary.skipped, summary.retried, summary.rebuilt = plan.skipped, plan.retried, plan.rebuilt
-        check_models(config, plan.todo)
+        check_servers(config, check_models(config, plan.todo))
         if plan.skipped:
             logger.info("%d input(s) already built under these settings; skipping them", plan.skipped)
+        writable = True
         try:
             _run(config, plan.todo, store, summary)
         except KeyboardInterrupt:
             summary.interrupted = True
+        except OutputError:
+            writable = False  # the disk refuses writes: records.jsonl ends on its last whole record; resume later
+            raise
         finally:
             summary.seconds = time.perf_counter() - started
-            summary.outputs, summary.totals = write_outputs(out_dir, config, summary)
+            if writable:
+                summary.outputs, summary.totals = write_outputs(out_dir, config, summary)
     if summary.interrupted:
         raise BuildInterrupted(summary)
     return summary
@@ -178,10 +187,11 @@ def manifest_caption(item: VideoItem) -> object:
     return parse_record(line, base=Path(item.video).parent).caption
 
 
-def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:
-    """Every stage the pending items need has a model that can do it; else ``ConfigError`` saying what to pass."""
+def check_models(config: BuildConfig, todo: list[WorkItem]) -> list[str]:
+    """Every stage the pending items need has a model that can do it; else ``ConfigError`` saying what to pass.
+    Returns the stages that will ask a model."""
     if not todo:
-        return
+        return []
     models = config.models
     example = "e.g. openai:<model>@http://127.0.0.1:8000/v1 or hf:<path>"
     for stage in VIDEO_STAGES:
@@ -189,15 +199,53 @@ def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:
             raise ConfigError(f"models.{stage}: the rules backend cannot see video; give a video MLLM ({example})")
     need_fusion = [item for item in todo if item.caption is None and item.previous is None]
     need_motion = [item for item in need_fusion if item.motion_caption is None]
+    stages = []
     for stage, flag, needed, why in (
         ("motion", "--motion-model", need_motion, "have neither a caption nor a motion_caption"),
         ("fusion", "--fusion-model", need_fusion, "have no caption"),
+        ("splitter", "--splitter", todo, "need splitting"),
         ("verifier", "--verifier", todo, "need verification"),
     ):
         if needed and getattr(models, stage) is None:
             raise ConfigError(
                 f"models.{stage} is not set but {len(needed)} input(s) {why}: pass {flag} SPEC ({example})"
             )
+        if needed:
+            stages.append(stage)
+    return stages
+
+
+def check_servers(config: BuildConfig, stages: list[str]) -> None:
+    """One tiny request to each server model ``stages`` use, before any video: a dead server (or a wrong model
+    name) is one ``ModelLoadError`` up front, not every record failing after its retries."""
+    specs: dict[str, list[str]] = {}
+    for stage in stages:
+        spec = getattr(config.models, stage)
+        if spec is not None and parse_spec(spec).backend == "openai":
+            specs.setdefault(spec, []).append(stage)
+    if not config.preflight or not specs:
+        return
+    checking = config.llm.model_copy(
+        update={"max_retries": 1, "request_timeout_s": min(30.0, config.llm.request_timeout_s), "cache": False}
+    )
+
+    async def ping_all() -> list[BaseException | None]:
+        llms = [from_spec(spec, checking) for spec in specs]
+        try:
+            return await asyncio.gather(*(llm.ping() for llm in llms), return_exceptions=True)
+        finally:
+            for llm in llms:
+                await llm.aclose()
+
+    for (spec, used_by), error in zip(specs.items(), asyncio.run(ping_all()), strict=True):
+        if isinstance(error, OwlcapError):
+            fields = ", ".join(f"models.{stage}" for stage in used_by)
+            raise ModelLoadError(
+                f"{fields}: the server {spec} did not answer a test request ({error}); start it or fix the spec "
+                "(preflight: false skips this check)"
+            ) from error
+        if isinstance(error, BaseException):
+            raise error
 
 
 class _Sink:

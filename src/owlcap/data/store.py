@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from owlcap.data.pipeline import ItemResult, WorkItem
-from owlcap.errors import ConfigError
+from owlcap.errors import OutputError, os_cause
 from owlcap.jsonl import JsonlWriter, write_jsonl_atomic
-from owlcap.locks import lock_folder, unlock
+from owlcap.locks import claim_folder, unlock
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +85,9 @@ class RecordStore:
 
     def __init__(self, out_dir: str | Path):
         self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not self.out_dir.is_dir():
-            raise ConfigError(f"--out {self.out_dir}: exists and is not a folder")
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"--out {self.out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
-        self._lock = lock_folder(
+        self._lock = claim_folder(
             self.out_dir,
+            name="--out",
             busy=f"{self.out_dir} is being written by another build",
             advice="wait for it or choose another --out",
         )
@@ -155,10 +150,14 @@ class RecordStore:
         """Append one record durably; its thumbnail strip goes to disk first, so a record never lacks its strip."""
         if result.strip:
             target = strip_path(self.out_dir, result.record["id"])
-            target.parent.mkdir(exist_ok=True)
             temporary = target.with_suffix(".tmp")
-            temporary.write_bytes(result.strip)
-            os.replace(temporary, target)
+            try:
+                target.parent.mkdir(exist_ok=True)
+                temporary.write_bytes(result.strip)
+                os.replace(temporary, target)
+            except OSError as exc:
+                temporary.unlink(missing_ok=True)
+                raise OutputError(target, os_cause(exc)) from exc
         if self._writer is None:
             self._writer = JsonlWriter(self.path)
         self._writer.write(result.record)

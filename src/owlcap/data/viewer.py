@@ -1,18 +1,21 @@
 """The build viewer: one self-contained HTML page, one card per record (thumbnail strip inlined as base64 JPEG,
 motion caption, fused caption, units coloured by verdict, why kept, rejected or failed), filter buttons by status
 and a search box. No external assets and no server: open the file. ``#kept``, ``#rejected`` or ``#failed`` in the
-URL opens it filtered.
+URL opens it filtered. The page stays small whatever the models wrote: at most ``report.max_cards`` cards, and any
+text past ``MAX_TEXT_CHARS`` cut with a link to the full record in ``records.jsonl``.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 from typing import Any
 
 from owlcap.data.schema import BuildRecord
-from owlcap.data.store import strip_path
+from owlcap.data.store import RECORDS, strip_path
+from owlcap.jsonl import write_text_atomic
 
 _STYLE = """
 * { box-sizing: border-box; }
@@ -69,8 +72,23 @@ apply();
 """
 
 
+MAX_TEXT_CHARS = 4000
+"""A card shows this much of any one text (a caption, a unit, a failure message); the rest stays in the record."""
+
+
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _cut(text: Any, records_link: str) -> str:
+    """``text`` escaped, cut at ``MAX_TEXT_CHARS`` with a link to the full record: one runaway answer must not make
+    the page too big to open."""
+    text = str(text)
+    if len(text) <= MAX_TEXT_CHARS:
+        return _esc(text)
+    more = len(text) - MAX_TEXT_CHARS
+    link = f'<a class="meta" href="{_esc(records_link)}">\u2026 {more} more characters: the full record</a>'
+    return f"{_esc(text[:MAX_TEXT_CHARS])} {link}"
 
 
 def _strip_img(out_dir: Path, record: BuildRecord) -> str:
@@ -81,7 +99,7 @@ def _strip_img(out_dir: Path, record: BuildRecord) -> str:
     return f'<img class="strip" alt="frames of {_esc(record.id)}" src="data:image/jpeg;base64,{data}">'
 
 
-def _units(record: BuildRecord) -> str:
+def _units(record: BuildRecord, records_link: str) -> str:
     if not record.units:
         return ""
     verdicts = record.unit_verdicts or []
@@ -93,7 +111,7 @@ def _units(record: BuildRecord) -> str:
         mark = "?" if supported is None else ("\u2713" if supported else "\u2717")
         p_yes = getattr(verdict, "p_yes", None) if verdict is not None else None
         extra = f' <span class="meta">p(yes) {p_yes:.2f}</span>' if isinstance(p_yes, (int, float)) else ""
-        items.append(f'<li class="{css}">{mark} {_esc(unit)}{extra}</li>')
+        items.append(f'<li class="{css}">{mark} {_cut(unit, records_link)}{extra}</li>')
     return '<div class="label">units</div><ol class="units">' + "".join(items) + "</ol>"
 
 
@@ -106,8 +124,8 @@ def _why(record: BuildRecord) -> str:
     return f"failed at {failure.stage} ({failure.kind}): {failure.message}" if failure else f"failed: {record.error}"
 
 
-def card(out_dir: Path, record: BuildRecord) -> str:
-    """One record's card."""
+def card(out_dir: Path, record: BuildRecord, records_link: str = "../records.jsonl") -> str:
+    """One record's card; texts longer than ``MAX_TEXT_CHARS`` are cut, with a link to ``records_link``."""
     accuracy = f"unit accuracy {record.unit_accuracy:.3f}" if record.unit_accuracy is not None else ""
     trims = ""
     if record.start is not None or record.end is not None:
@@ -120,9 +138,9 @@ def card(out_dir: Path, record: BuildRecord) -> str:
     ]
     for label, text in (("motion caption", record.motion_caption), ("fused caption", record.fused_caption)):
         if text:
-            parts.append(f'<div class="label">{label}</div><p class="caption">{_esc(text)}</p>')
-    parts.append(_units(record))
-    parts.append(f'<div class="why">{_esc(_why(record))}</div></article>')
+            parts.append(f'<div class="label">{label}</div><p class="caption">{_cut(text, records_link)}</p>')
+    parts.append(_units(record, records_link))
+    parts.append(f'<div class="why">{_cut(_why(record), records_link)}</div></article>')
     return "\n".join(parts)
 
 
@@ -136,6 +154,7 @@ def write_viewer(path: Path, out_dir: Path, records: list[BuildRecord], stats: d
         for status in ("kept", "rejected", "failed")
     ]
     note = "" if len(shown) == len(records) else f" (first {len(shown)} of {len(records)} records)"
+    records_link = Path(os.path.relpath(out_dir / RECORDS, path.parent)).as_posix()
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>HMD build: {_esc(out_dir.name)}</title><style>{_STYLE}</style></head>
@@ -143,8 +162,8 @@ def write_viewer(path: Path, out_dir: Path, records: list[BuildRecord], stats: d
 <input id="search" type="search" placeholder="search id or text">
 <span class="meta">showing <span id="shown">{len(shown)}</span>{_esc(note)}</span></header>
 <main>
-{"".join(card(out_dir, record) for record in shown)}
+{"".join(card(out_dir, record, records_link) for record in shown)}
 </main><script>{_SCRIPT}</script></body></html>
 """
-    path.write_text(page, encoding="utf-8")
+    write_text_atomic(path, page)
     return path

@@ -299,7 +299,7 @@ class JudgeSession:
             ),
         )
         try:
-            await probe.chat([{"role": "user", "content": "Reply with OK."}], **{**self.options, "max_tokens": 4})
+            await probe.ping(**{**self.options, "max_tokens": 4})
         except JudgeError as exc:
             raise JudgeError(
                 f"the judge {self.config.model} did not answer a test request ({exc}); start it or fix --judge "

@@ -23,6 +23,7 @@ from typing import Any
 
 from owlcap.errors import ConfigError
 from owlcap.hashing import json_digest
+from owlcap.textio import read_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ def load_prompt_set(
 
 def _load(path: Path, name: str, required: dict[tuple[str, ...], tuple[str, ...]], benchmark: str) -> PromptSet:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(read_user_text(path, what="prompts file"))
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"prompts: {path}: not a readable JSON file ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"prompts: {path}: the top level must be an object")

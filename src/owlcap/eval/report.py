@@ -20,6 +20,7 @@ from typing import Any
 from owlcap.eval.config import deviations, judge_deviations
 from owlcap.eval.judging import judge_notes
 from owlcap.eval.runs import write_json
+from owlcap.jsonl import write_text_atomic
 
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 
@@ -263,7 +264,7 @@ def write_outputs(
         report["plots"] = [p.name for p in plots]
         written += plots
     write_json(out / REPORT_JSON, clean(report))
-    (out / REPORT_MD).write_text(markdown, encoding="utf-8")
+    write_text_atomic(out / REPORT_MD, markdown)
     return written
 
 

@@ -6,26 +6,40 @@ a finished run rewrites the file with one record per item of its selection, in b
 
 A run folder belongs to one judge (model and sampling), one prompt set and one judge protocol: a re-run with
 another refuses, saying what differs, unless ``overwrite`` (the old items are kept in a backup file). Captions may
-change between runs: items whose inputs changed are judged again, the others are reused as they are.
+change between runs: items whose inputs changed are judged again, the others are reused as they are. One
+evaluation at a time writes a folder (``claim``: the folder lock); a second is refused, naming the holder's pid.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from owlcap.errors import ConfigError, DataError
 from owlcap.jsonl import iter_jsonl, write_jsonl_atomic, write_text_atomic
+from owlcap.locks import claim_folder, holding
 
 logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 ITEMS_FILE = "items.jsonl"
+
+
+@contextlib.contextmanager
+def claim(out: Path) -> Iterator[None]:
+    """Create the run folder ``out`` and hold it while the block runs (captioning, judging, the report): a second
+    evaluation into it is refused (``ConfigError`` naming the holder's pid) instead of mixing its items in."""
+    out = Path(out)
+    busy = f"out: {out} is being written by another evaluation"
+    lock = claim_folder(out, name="out:", busy=busy, advice="wait for it, or choose another --out")
+    with holding(lock):
+        yield
 
 
 class RunDir:

@@ -53,6 +53,7 @@ class LLM(abc.ABC):
         )
         self._background = BackgroundLoop(name=f"owlcap-{self.backend}")
         self._last_slow_log = -math.inf  # when a slow request was last logged (time.monotonic)
+        self._result_cache()  # opened now: an unwritable cache is one ConfigError here, not every item failing
 
     @property
     def name(self) -> str:
@@ -70,18 +71,23 @@ class LLM(abc.ABC):
         schema: type[BaseModel] | None = None,
         *,
         check: Any = None,
+        parse: Any = None,
+        on_invalid: str = "repair",
         **options: Any,
     ) -> Any:
-        """One conversation turn. Returns the text (``<think>`` stripped), or an instance of ``schema``.
+        """One conversation turn. Returns the text (``<think>`` stripped), ``parse(text)``, or an instance of
+        ``schema``.
 
         ``options`` override the config for this call: ``temperature``, ``max_tokens``, ``top_p``, ``top_k``, ``seed``,
         ``thinking`` (True/False: Qwen3 ``enable_thinking``), ``structured_output`` and, for servers, ``extra_body``.
-        Raises ``JudgeError`` after the retries and repair rounds are spent.
+        ``parse`` raises ``ValueError`` for an unusable answer, which is followed by a repair round or, with
+        ``on_invalid="resample"``, by the same request again. Raises ``JudgeError`` after the retries and repair
+        rounds are spent.
         """
         start = time.perf_counter()
         self.stats.add(calls=1)
         try:
-            result, _, _ = await self._chat(messages, schema, options, check)
+            result, _, _ = await self._chat(messages, schema, options, check, parse=parse, on_invalid=on_invalid)
         except JudgeError:
             self.stats.add(failures=1)
             self.stats.record_latency(time.perf_counter() - start)
@@ -150,6 +156,11 @@ class LLM(abc.ABC):
             return Outcome(index, value, None, time.perf_counter() - start)
 
         return list(await asyncio.gather(*(_one(i, item) for i, item in enumerate(items))))
+
+    async def ping(self, **options: Any) -> None:
+        """One tiny text request ("Reply with OK.", a few tokens): a dead or misnamed server fails here, once, with
+        its cause (``JudgeError``), instead of failing every item after its retries. Callers say which flag to fix."""
+        await self.chat([{"role": "user", "content": "Reply with OK."}], **{"max_tokens": 4, **options})
 
     def chat_sync(self, messages: list[Message], schema: type[BaseModel] | None = None, **options: Any) -> Any:
         """``chat`` for synchronous code (runs on a private background loop)."""

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from owlcap.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT, value TEXT NOT NULL, created REAL)"
@@ -30,9 +32,18 @@ class ResultCache:
         self.path = Path(path)
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as conn:
+                conn.execute(_SCHEMA)
+                conn.execute("DELETE FROM results WHERE key = ''")  # a write: a read-only cache fails here, once
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                f"LLM cache {self.path}: cannot be written ({cause}); point OWLCAP_CACHE_DIR (or llm.cache_path) at a "
+                "writable folder, or switch the cache off (llm.cache: false)"
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

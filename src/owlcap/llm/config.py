@@ -59,9 +59,14 @@ def parse_spec(spec: str) -> ModelSpec:
         raise ConfigError(f"model spec {spec!r}: the rules backend takes no model; write just 'rules'")
     # Model names may contain '@' (rare) but URLs start with a scheme, so split on the last '@' before one.
     model, at, url = rest.rpartition("@")
+    if at and not url.strip():
+        raise ConfigError(
+            f"model spec {spec!r}: nothing after '@'; give the server's base URL (openai:<model>@http://host:8000/v1), "
+            "or leave '@' out for the OpenAI API"
+        )
     if not at or not url.startswith(("http://", "https://")):
         model, url = rest, ""
-    if not model:
+    if not model.strip() or model.startswith("@"):
         raise ConfigError(f"model spec {spec!r}: the model name before '@' is empty")
     if not url:
         return ModelSpec("openai", model)
@@ -104,6 +109,13 @@ class LLMConfig(BaseModel):
         20, ge=1, description="Top-k sampling, sent only when server_extras is on (vLLM/SGLang); None to omit."
     )
     max_tokens: int = Field(8192, ge=1, description="Most new tokens per answer.")
+    answer_chars_per_token: float = Field(
+        16.0,
+        gt=0,
+        description="Bound on one answer: a server's answer longer than the request's max_tokens times this many "
+        "characters (its HTTP body is bounded to match) is refused, retried, then counted as a failure. Real "
+        "tokens average 3-5 characters, so only a broken or hostile server reaches it.",
+    )
     seed: int | None = Field(None, description="Sampling seed sent to the server, for repeatable answers.")
     server_extras: bool = Field(
         True,

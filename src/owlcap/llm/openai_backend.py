@@ -6,6 +6,9 @@ spreads the requests over them and takes a dead one out until it answers again.
 The client's own retries are switched off (``max_retries=0``) so that ``LLM`` retries every backend the same way,
 counts each retry and honours Retry-After. Structured answers are requested with ``response_format`` JSON schema
 (vLLM/SGLang constrain decoding with it) and are still validated, since not every server enforces it.
+
+The body of an answer is read here, up to a bound derived from the request's ``max_tokens``, and validated before
+anything reads it (``owlcap.llm.completion``): a 200 of the wrong shape or size is retried, then fails that one call.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ import weakref
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from owlcap import envs
 from owlcap.errors import JudgeError
 from owlcap.llm.base import LLM
 from owlcap.llm.choices import choice_text, probabilities_from_logprobs
+from owlcap.llm.completion import AnswerBound, Choice, Completion, InvalidAnswer, parse_completion
 from owlcap.llm.config import LLMConfig
 from owlcap.llm.endpoints import Endpoint, EndpointPool
 from owlcap.llm.media import to_openai_messages
@@ -132,22 +135,25 @@ class OpenAIBackend(LLM):
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
     ) -> Generation:
         payload = self.request_payload(messages, schema, options)
+        bound = AnswerBound.for_request(
+            payload["max_tokens"], self.config.answer_chars_per_token, logprobs=bool(payload.get("logprobs"))
+        )
         tried: set[str] = set()
         while True:
             with self.pool.use(tried) as endpoint:
                 try:
-                    response = await self._send(endpoint, payload, tried)
+                    response = await self._send(endpoint, payload, tried, bound)
                 except _FailOver:
                     tried.add(endpoint.url)
                     continue
             return _generation(response, options.get("choices"))
 
-    async def _send(self, endpoint: Endpoint, payload: dict[str, Any], tried: set[str]) -> Any:
+    async def _send(self, endpoint: Endpoint, payload: dict[str, Any], tried: set[str], bound: AnswerBound) -> Any:
         """One request to one endpoint, its outcome reported to the pool. A refused connection with another healthy
         endpoint left raises ``_FailOver`` (try that one now); other transient failures raise ``RetryableError``."""
         try:
-            response = await self._client(endpoint.url).post(
-                "/chat/completions", body=_body(payload), cast_to=ChatCompletion, options=_AUTH
+            raw = await self._client(endpoint.url).post(
+                "/chat/completions", body=_body(payload), cast_to=object, options=_STREAMED
             )
         except asyncio.CancelledError:
             # The attempt's deadline passed (or the caller gave up): a strike against a slow endpoint.
@@ -171,12 +177,29 @@ class OpenAIBackend(LLM):
             if is_retryable_status(exc.status_code):
                 raise RetryableError(message, retry_after=parse_retry_after(exc.response.headers)) from exc
             raise JudgeError(message) from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            # A 200 whose body is not a chat completion (a proxy's HTML page, a truncated body): likely transient.
+        body = await self._body(endpoint, raw, bound)
+        try:
+            response = parse_completion(body, bound)
+        except InvalidAnswer as exc:
+            # A 200 that is not a usable chat completion (a proxy's HTML page, a cut body, a wrong shape or size).
             self.pool.failed(endpoint, "unreadable response", hard=False)
-            raise RetryableError(f"unreadable response from {endpoint.url}: {_short(str(exc))}") from exc
+            raise RetryableError(f"invalid answer from {endpoint.url}: {_short(str(exc))}") from exc
         self.pool.succeeded(endpoint)
         return response
+
+    async def _body(self, endpoint: Endpoint, raw: Any, bound: AnswerBound) -> bytes:
+        """The answer's body, read up to ``bound.body_bytes``; a longer one, or one cut off, is a ``RetryableError``."""
+        try:
+            return await _read_bounded(raw, bound.body_bytes)
+        except asyncio.CancelledError:
+            self.pool.failed(endpoint, "no answer in time", hard=False)
+            raise
+        except InvalidAnswer as exc:  # the model ran on past any sensible answer; the server itself is fine
+            self.pool.succeeded(endpoint)
+            raise RetryableError(f"answer from {endpoint.url} refused: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the HTTP library's own errors: the connection broke mid-body
+            self.pool.failed(endpoint, "answer cut off", hard=False)
+            raise RetryableError(f"the answer from {endpoint.url} broke off ({type(exc).__name__}: {exc})") from exc
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
@@ -185,6 +208,32 @@ class OpenAIBackend(LLM):
 
 
 _AUTH: Any = {"security": {"bearer_auth": True}}
+# The client's own switch for "leave the body unread" (what ``with_streaming_response`` sends): the body is then
+# read here, never past its bound.
+_STREAMED: Any = {**_AUTH, "headers": {"X-Stainless-Raw-Response": "stream"}}
+
+
+async def _read_bounded(response: Any, limit: int) -> bytes:
+    """The body of ``response`` (an unread ``openai.AsyncAPIResponse``), or ``InvalidAnswer`` once it passes
+    ``limit`` bytes; the connection is closed either way. A body that declares its length is read in one go when
+    the length is within the bound (the common case, and the cheapest), else refused unread."""
+    too_big = InvalidAnswer(f"a body over {limit} bytes, the bound for this request's max_tokens")
+    try:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                raise too_big
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        await response.close()
 
 
 def _body(payload: dict[str, Any]) -> dict[str, Any]:
@@ -202,21 +251,18 @@ class _FailOver(Exception):
     """This endpoint refused the connection and another one is healthy: send the same request there now."""
 
 
-def _generation(response: Any, choices: list[str] | None = None) -> Generation:
-    candidates = getattr(response, "choices", None)
-    if not candidates:
-        raise RetryableError("response has no choices")
-    choice = candidates[0]
+def _generation(response: Completion, choices: list[str] | None = None) -> Generation:
+    choice = response.choices[0]
     text = (choice.message.content if choice.message is not None else None) or ""
     if choices:
         text = _choice_answer(choice, choices) or text
     elif choice.finish_reason == "length":
         logger.info("answer hit max_tokens and is cut; it will likely fail validation")
-    usage = getattr(response, "usage", None)
+    usage = response.usage
     return Generation(
         text=text,
-        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        prompt_tokens=(usage.prompt_tokens if usage else None) or 0,
+        completion_tokens=(usage.completion_tokens if usage else None) or 0,
     )
 
 
@@ -225,13 +271,13 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _choice_answer(choice: Any, choices: list[str]) -> str | None:
+def _choice_answer(choice: Choice, choices: list[str]) -> str | None:
     """The ``owlcap.llm.choices`` answer from the first generated token's ``top_logprobs``, if the server sent any."""
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    content = choice.logprobs.content if choice.logprobs is not None else None
     if not content:
         return None
     first = content[0]
-    top = [(candidate.token, candidate.logprob) for candidate in (getattr(first, "top_logprobs", None) or [])]
+    top = [(candidate.token, candidate.logprob) for candidate in first.top_logprobs]
     if first.token not in {token for token, _ in top}:
         top.append((first.token, first.logprob))  # the sampled token, when the server left it out of the top list
     probs = probabilities_from_logprobs(top, choices)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from owlcap.textio import read_user_text
+
 
 class CSERConfig(BaseModel):
     """How the Caption Set Equivalence Reward is computed and combined."""
@@ -93,7 +95,7 @@ class CSERConfig(BaseModel):
             return None
         if not path.is_file():
             raise ValueError(f"{path}: no such file; give the path of a prompt template or leave it unset")
-        text = path.read_text(encoding="utf-8")
+        text = read_user_text(path, what="prompt template", error=ValueError)
         if "{prediction}" not in text or "{reference}" not in text:
             raise ValueError(f"{path}: the template must contain both {{prediction}} and {{reference}}")
         return path

@@ -1,4 +1,7 @@
-"""Showing a CSER result: a rich table for the terminal and a standalone, coloured HTML page."""
+"""Showing a CSER result: a rich table for the terminal and a standalone, coloured HTML page.
+
+Captions and judge answers are printed as plain ``Text``, never read as Rich markup: a caption saying ``[laughs]``
+shows as written, and one holding ``[/]`` cannot break the table."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from owlcap.errors import ConfigError
 from owlcap.reward.result import CSERResult, UnitVerdict
@@ -20,7 +24,7 @@ def score_table(result: CSERResult, length: float | None = None, words: int | No
     table = Table(title="CSER", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [
+    rows: list[tuple[str | Text, str | Text]] = [
         ("correctness (prediction units supported)", _fmt(result.correctness)),
         ("completeness (reference units covered)", _fmt(result.completeness)),
         ("CSER = correctness + completeness", _fmt(result.cser)),
@@ -31,7 +35,7 @@ def score_table(result: CSERResult, length: float | None = None, words: int | No
         rows.append((f"length reward ({words} words)", f"{length:.1f}"))
     rows.append(("protocol", result.protocol))
     if result.failed:
-        rows.append(("[red]FAILED[/red]", result.error or ""))
+        rows.append((Text("FAILED", style="red"), Text(result.error or "")))
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -49,7 +53,7 @@ def units_table(result: CSERResult) -> Table:
     ):
         for index, unit in enumerate(units, start=1):
             verdict = f"[green]{yes}[/green]" if unit.supported else f"[red]{no}[/red]"
-            table.add_row(side, str(index), unit.text, verdict)
+            table.add_row(side, str(index), Text(unit.text), verdict)
     return table
 
 

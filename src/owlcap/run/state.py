@@ -6,6 +6,9 @@ Each stage owns ``RUN_DIR/<stage>/``. Two small JSON files in it drive skipping 
   leaves it behind; the next run with the same fingerprint continues in place (training resumes from its own
   checkpoints, captioning skips the videos already written). A different fingerprint means the stage's inputs
   changed: its folder is emptied and it starts over.
+* ``.owlcap-stage`` says owlcap made the folder (written when it creates it, never removed). owlcap empties only a
+  folder that carries it (or, from before it existed, one of the two markers): a folder of the same name that a
+  user made, or a file in its place, is refused with one error naming it, never deleted.
 * ``stage.json`` is written (atomically, last) only after the stage succeeded: fingerprint, a fresh ``execution``
   id, wall time and the stage's summary. A stage whose ``stage.json`` carries the current fingerprint is skipped.
 
@@ -29,10 +32,11 @@ from typing import Any
 from owlcap.errors import ConfigError
 from owlcap.hashing import file_digest, json_digest
 from owlcap.jsonl import write_text_atomic
-from owlcap.locks import lock_folder, unlock
+from owlcap.locks import claim_folder, unlock
 
 MARKER = "stage.json"
 RUNNING = "running.json"
+OWNER = ".owlcap-stage"
 HASH_CONTENT_UP_TO = 16 * 1024 * 1024  # bigger files (videos, weights) are fingerprinted by size and mtime
 
 
@@ -81,14 +85,36 @@ class StageDir:
 
     def begin(self, fingerprint: str, *, fresh: bool, keep: bool = False) -> bool:
         """Prepare to run: keep the folder (same fingerprint, interrupted before; or ``keep``: the stage reconciles
-        its own outputs) or empty it. True = resuming."""
+        its own outputs) or empty it, if owlcap made it (``ConfigError`` otherwise). True = resuming."""
+        self.check_owned()
         resuming = not fresh and self.running_fingerprint() == fingerprint
         if not resuming and not keep and self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / OWNER).touch()
         (self.path / MARKER).unlink(missing_ok=True)
         write_json_atomic(self.path / RUNNING, asdict(StageRecord(self.name, fingerprint, started=time.time())))
         return resuming
+
+    def check_owned(self) -> None:
+        """``ConfigError`` unless the stage's folder is absent, empty, or carries owlcap's own marker: owlcap
+        removes and rewrites only what it can show it made."""
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        if not self.path.is_dir() or self.path.is_symlink():
+            raise ConfigError(
+                f"stage {self.name}: {self.path} is in the way (not a folder owlcap made); move it away or choose "
+                "another run_dir"
+            )
+        if any((self.path / name).exists() for name in (OWNER, MARKER, RUNNING)):
+            return
+        found = sorted(entry.name for entry in self.path.iterdir())
+        if found:
+            shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+            raise ConfigError(
+                f"stage {self.name}: {self.path} holds files owlcap did not write ({shown}); owlcap would replace "
+                "this folder: move them away or choose another run_dir"
+            )
 
     def finish(self, record: StageRecord) -> None:
         """Mark the stage done; the marker is the last thing written, so a kill before it means "not done"."""
@@ -100,9 +126,8 @@ class StageDir:
 def run_dir_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory for this process: a second ``owlcap run`` on it is refused, not interleaved. The
     lock is the kernel's (``flock``), so a killed run never leaves it behind."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = lock_folder(
-        run_dir, busy=f"run_dir {run_dir}: another owlcap run is using it", advice="wait for it to end"
+    handle = claim_folder(
+        run_dir, name="run_dir", busy=f"run_dir {run_dir}: another owlcap run is using it", advice="wait for it to end"
     )
     try:
         yield

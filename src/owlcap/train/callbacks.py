@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from owlcap import envs
+from owlcap.jsonl import JsonlWriter
 from owlcap.train.guards import RewardChecksConfig, RewardWatch
 
 logger = logging.getLogger(__name__)
@@ -60,9 +60,8 @@ class MetricsFileCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         record = {"step": state.global_step, **{k: v for k, v in logs.items() if _is_number(v)}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with JsonlWriter(self.path, fsync=False) as writer:  # a resumed run first drops a line a kill tore
+            writer.write(record)
         if not _STEP_KEYS & record.keys():  # the end-of-training record: runtimes and totals
             return
         summary = ", ".join(f"{key}={record[key]:.4g}" for key in self.summary_keys if key in record)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,18 @@ logger = logging.getLogger(__name__)
 # like with like. "AUTO" lets FFmpeg pick frame and/or slice threads; "SLICE" restarts faster after each seek (no
 # frame-thread pipeline to refill) and measured equal or faster in both paths on H.264 (benchmarks/frame_sampling.py).
 THREAD_TYPE = "SLICE"
+
+# FFmpeg's own limit on opening and on each read; a regular file answers in microseconds, so this only ends reads
+# that would otherwise wait forever (a file on a hung network mount).
+OPEN_TIMEOUT_S = 60.0
+
+
+def _non_regular(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def _describe(exc: BaseException) -> str:
@@ -61,12 +74,19 @@ def open_video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, 
     import av
 
     path = Path(path)
-    if not path.exists():
-        raise VideoDecodeError(path, "no such file")
-    if path.is_dir():
-        raise VideoDecodeError(path, "is a directory, not a video file")
     try:
-        container = av.open(str(path), mode="r")
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise VideoDecodeError(path, "no such file") from None
+    except OSError as exc:
+        raise VideoDecodeError(path, f"cannot open ({_describe(exc)})") from exc
+    if stat.S_ISDIR(mode):
+        raise VideoDecodeError(path, "is a directory, not a video file")
+    if not stat.S_ISREG(mode):
+        # FFmpeg would wait on a FIFO's writer (or a device's data) forever: a video is a regular file.
+        raise VideoDecodeError(path, f"is {_non_regular(mode)}, not a regular video file")
+    try:
+        container = av.open(str(path), mode="r", timeout=OPEN_TIMEOUT_S)
     except av.FFmpegError as exc:
         raise VideoDecodeError(path, f"not a readable video ({_describe(exc)})") from exc
     except OSError as exc:

@@ -100,6 +100,11 @@ def smart_nframes(
         if wanted > total_frames:
             logger.debug("fps=%s asks for %.1f frames but the span has %d; taking them all", fps, wanted, total_frames)
         count = floor_by_factor(min(max(wanted, lower), upper, total_frames), FRAME_FACTOR)
+    if total_frames < FRAME_FACTOR:
+        raise ValueError(
+            f"the span holds {total_frames} frame(s) and sampling needs at least {FRAME_FACTOR}; widen the clip "
+            "(start/end) or check the video"
+        )
     if not FRAME_FACTOR <= count <= total_frames:
         raise ValueError(f"nframes must be in [{FRAME_FACTOR}, {total_frames}] (frames in the span), got {count}")
     return count

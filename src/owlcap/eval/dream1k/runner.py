@@ -20,6 +20,7 @@ from owlcap.eval.dream1k.report import write_report
 from owlcap.eval.dream1k.scoring import score
 from owlcap.eval.prompt_sets import load_prompt_set
 from owlcap.eval.report import EvalResult
+from owlcap.eval.runs import claim
 
 
 def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
@@ -35,14 +36,15 @@ def evaluate_dream1k(config: DreamEvalConfig | dict[str, Any]) -> EvalResult:
         config.prompts, benchmark="dream1k", search_dirs=[config.annotations.parent], required=REQUIRED
     )
 
-    # Caption: read the caption file, or caption each sample's video with the annotation's prompt.
-    captions = caption(config, data, prompts)
+    with claim(config.out):  # one evaluation writes a run folder at a time
+        # Caption: read the caption file, or caption each sample's video with the annotation's prompt.
+        captions = caption(config, data, prompts)
 
-    # Judge: events extracted from the caption, entailment judged both ways; items.jsonl gets each sample as it is done.
-    judged = judge(config, data, captions, prompts)
+        # Judge: events extracted from the caption, entailment judged both ways; items.jsonl gets each sample when done.
+        judged = judge(config, data, captions, prompts)
 
-    # Score: recall and precision per sample, F1 per category and OVERALL under the preset's rules (no judge).
-    scores = score(judged.records, config.scoring, config.report)
+        # Score: recall and precision per sample, F1 per category and OVERALL under the preset's rules (no judge).
+        scores = score(judged.records, config.scoring, config.report)
 
-    # Report: run.json, report.json, report.md (with the buckets) and the plot.
-    return write_report(config, judged, scores, data=data, prompts=prompts, captions=captions)
+        # Report: run.json, report.json, report.md (with the buckets) and the plot.
+        return write_report(config, judged, scores, data=data, prompts=prompts, captions=captions)

@@ -13,6 +13,7 @@ from typing import Any
 from owlcap.config import validate_config
 from owlcap.eval.prompt_sets import load_prompt_set
 from owlcap.eval.report import EvalResult
+from owlcap.eval.runs import claim
 from owlcap.eval.vdc.captions import caption
 from owlcap.eval.vdc.config import VDCEvalConfig
 from owlcap.eval.vdc.data import load
@@ -33,14 +34,15 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
     data = load(config.qa_dir, config.dimensions, duplicate_keys=config.duplicate_keys)
     prompts = load_prompt_set(config.prompts, benchmark="vdc", search_dirs=[config.qa_dir], required=REQUIRED)
 
-    # Caption: read the caption file, or caption each (dimension, video) with a prompt drawn from its pool.
-    captions = caption(config, data, prompts)
+    with claim(config.out):  # one evaluation writes a run folder at a time
+        # Caption: read the caption file, or caption each (dimension, video) with a prompt drawn from its pool.
+        captions = caption(config, data, prompts)
 
-    # Judge: each question's answer from the caption, then its verdict; items.jsonl gets each video as it is done.
-    judged = judge(config, data, captions, prompts)
+        # Judge: each question's answer from the caption, then its verdict; items.jsonl gets each video as it is done.
+        judged = judge(config, data, captions, prompts)
 
-    # Score: per video, then per dimension, under the preset's rules (owlcap eval report redoes this, no judge).
-    scores = score(judged.records, config.scoring, config.report)
+        # Score: per video, then per dimension, under the preset's rules (owlcap eval report redoes this, no judge).
+        scores = score(judged.records, config.scoring, config.report)
 
-    # Report: run.json, report.json, report.md and the plot.
-    return write_report(config, judged, scores, data=data, prompts=prompts, captions=captions)
+        # Report: run.json, report.json, report.md and the plot.
+        return write_report(config, judged, scores, data=data, prompts=prompts, captions=captions)

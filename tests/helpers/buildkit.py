@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from hmd_responder import specs_for
+
+from helpers.hmd_responder import specs_for
 
 FAST_LLM = {"request_timeout_s": 5.0, "max_retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
 SMALL_FRAMES = {"nframes": 4, "min_pixels": 3136, "max_pixels": 12544}
