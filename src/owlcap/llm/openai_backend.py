@@ -135,8 +135,10 @@ class OpenAIBackend(LLM):
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
     ) -> Generation:
         payload = self.request_payload(messages, schema, options)
+        # A request that leaves max_tokens to the server is bounded by the config's (the server's limit is unknown).
+        max_tokens = payload.get("max_tokens", self.config.max_tokens)
         bound = AnswerBound.for_request(
-            payload["max_tokens"], self.config.answer_chars_per_token, logprobs=bool(payload.get("logprobs"))
+            max_tokens, self.config.answer_chars_per_token, logprobs=bool(payload.get("logprobs"))
         )
         tried: set[str] = set()
         while True:
