@@ -1,6 +1,7 @@
 """Evaluator throughput and the cost of a full VDC and DREAM-1K pass.
 
-    OMP_NUM_THREADS=1 python benchmarks/eval_throughput.py                  # 16 slots, 500 ms per answer
+    owlcap eval fetch vdc --out data/benchmarks && owlcap eval fetch dream1k --out data/benchmarks
+    OWLCAP_BENCHMARKS_DIR=data/benchmarks OMP_NUM_THREADS=1 python benchmarks/eval_throughput.py  # 16 slots, 500 ms
     python benchmarks/eval_throughput.py --judge openai:meta-llama/Llama-3.1-8B-Instruct@http://127.0.0.1:8000/v1
 
 1. Throughput. A judge server answers every request after a fixed latency with N parallel slots (the scripted
@@ -44,7 +45,9 @@ from owlcap.eval.vdc import prompts as vdc_prompts  # noqa: E402
 from owlcap.eval.vdc.data import load as load_vdc  # noqa: E402
 from owlcap.jsonl import read_jsonl  # noqa: E402
 
-BENCHMARKS = envs.samples_dir().parent / "benchmarks"
+BENCHMARKS = envs.benchmarks_dir()  # the full official files (owlcap eval fetch lays them out)
+if BENCHMARKS is None:
+    sys.exit("set OWLCAP_BENCHMARKS_DIR to the full benchmark files: owlcap eval fetch vdc|dream1k --out DIR")
 WORDS = {"short": 25, "camera": 110, "background": 150, "main_object": 150, "detailed": 230}
 """Typical caption length per VDC dimension, in words (detailed: the HMD sample captions, 214-240 words)."""
 CHARS_PER_TOKEN = 4.0

@@ -63,3 +63,7 @@ class TrainingStopped(OwlcapError):
 class TrainingIncomplete(OwlcapError):
     """A training run ended short of the steps its data and settings imply, without a reason of its own (an epoch
     that ended early); no final model or result was written."""
+
+
+class DownloadError(OwlcapError):
+    """A download failed: no network, an unknown repository, revision or file, a gated repository, a full disk."""

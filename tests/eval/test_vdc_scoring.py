@@ -1,4 +1,4 @@
-"""VDC aggregation against hand-computed values, per preset and per switch (EVAL_PARITY.md §1.5-1.8), and each
+"""VDC aggregation against hand-computed values, per preset and per switch (docs/eval-parity.md §1.5-1.8), and each
 preset's reading of a verdict against a transcription of its official code."""
 
 import ast
@@ -162,7 +162,7 @@ def test_every_preset_sets_every_scoring_switch():
 
 
 # ------------------------------------------------------------------- one verdict, as each official scorer reads it
-# Transcribed from the official code (EVAL_PARITY.md §1.5); each returns what becomes of one question: counted (with
+# Transcribed from the official code (docs/eval-parity.md §1.5); each returns what becomes of one question: counted (with
 # its 'yes' and score), skipped (lmms-eval: the video's denominator shrinks), the whole video dropped (AuroraCap's
 # try/except around a video), or a crash of the whole run (lmms-eval 0.7.3's UnboundLocalError after any error).
 

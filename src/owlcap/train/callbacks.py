@@ -3,8 +3,9 @@
 * :class:`MetricsFileCallback` appends every logged step (rank 0) to ``output_dir/metrics.jsonl`` and logs one
   summary line of the keys that matter for the recipe (``step 3: loss=..., reward=...``).
 * :func:`quiet_console` leaves that line as the only per-step output: transformers' own callbacks would also print
-  the whole logs dict (40 keys under GRPO) every step. The training progress bar stays unless
-  ``OWLCAP_DISABLE_PROGRESS`` is set.
+  the whole logs dict (40 keys under GRPO) every step. Its tqdm bar becomes owlcap's progress bar, drawn on the
+  console the log lines use, so in a terminal each step's line prints above the bar instead of into it (unless
+  ``OWLCAP_DISABLE_PROGRESS`` is set).
 * :class:`RewardChecksCallback` applies ``owlcap.train.guards.RewardWatch`` to each logged step of a GRPO run: a stop
   saves a checkpoint and ends training; the recipe then reports why (``stop_reason``).
 """
@@ -20,6 +21,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from owlcap import envs
 from owlcap.jsonl import JsonlWriter
+from owlcap.progress import progress_bar
 from owlcap.train.guards import RewardChecksConfig, RewardWatch
 
 logger = logging.getLogger(__name__)
@@ -75,18 +77,46 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class _BarOnly(ProgressCallback):
-    """transformers' progress bar without its per-step print of the whole logs dict."""
+class StepBar(TrainerCallback):
+    """The training steps as owlcap's progress bar (rank 0), in place of transformers' tqdm bar: tqdm writes to the
+    terminal on its own, so log lines landed on the bar's line; rich draws both on one console."""
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        return None
+    def __init__(self):
+        self.bar = None
+        self.task = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.bar is None:
+            self.bar = progress_bar("step")
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.close()
+
+    def close(self) -> None:
+        """Stop drawing (idempotent): at the end of training, and when training raised (Ctrl-C, an error)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def close_console(trainer) -> None:
+    """Stop the step bar of ``trainer``, however its training ended (call in a ``finally``)."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, StepBar):
+            callback.close()
 
 
 def quiet_console(trainer) -> None:
     """Leave owlcap's summary line as the only per-step console output (see the module docstring)."""
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback) is not None and not envs.progress_disabled():
-        trainer.add_callback(_BarOnly)
+        trainer.add_callback(StepBar)
 
 
 class RewardChecksCallback(TrainerCallback):

@@ -23,7 +23,13 @@ from typing import Any
 from owlcap.config import load_config
 from owlcap.errors import ConfigError, JudgeError, TrainingStopped
 from owlcap.models import vision_factor
-from owlcap.train.callbacks import GRPO_SUMMARY_KEYS, MetricsFileCallback, RewardChecksCallback, quiet_console
+from owlcap.train.callbacks import (
+    GRPO_SUMMARY_KEYS,
+    MetricsFileCallback,
+    RewardChecksCallback,
+    close_console,
+    quiet_console,
+)
 from owlcap.train.data import load_caption_dataset
 from owlcap.train.grpo_config import GRPORunConfig
 from owlcap.train.guards import preflight_judge, require_every_step
@@ -122,7 +128,10 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
     params = count_parameters(trainer.model)
     logger.info("GRPO on %d videos, G=%d: %s", len(dataset), config.num_generations, params)
     resumed_step = checkpoint_step(plan.resume) if plan.resume else 0
-    trainer.train(resume_from_checkpoint=plan.resume)
+    try:
+        trainer.train(resume_from_checkpoint=plan.resume)
+    finally:
+        close_console(trainer)
     final_model = adapter = None
     if checks.stop_reason is None:
         require_every_step(trainer.state, "GRPO")
@@ -144,10 +153,22 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
         stopped=checks.stop_reason,
         trainer=trainer,
     )
+    _report_signal(checks.watch)
     if checks.stop_reason is None:
         finish_run(plan, result.to_dict(), main_process=trainer.is_world_process_zero())
         logger.info("GRPO done: %d step(s); the model is in %s", result.global_step, final_model)
     return result
+
+
+def _report_signal(watch) -> None:
+    """Say whether the run could learn: GRPO's gradient comes only from groups whose rewards differ."""
+    if not watch.logged_steps:
+        return
+    line = "learning signal: some group's rewards differed (reward std > 0) on %d of %d logged steps"
+    if watch.signal_steps:
+        logger.info(line, watch.signal_steps, watch.logged_steps)
+    else:
+        logger.warning(line + ": the rewards taught the policy nothing", watch.signal_steps, watch.logged_steps)
 
 
 def _means(history: list[dict]) -> dict[str, float]:

@@ -43,7 +43,7 @@ from trl import SFTConfig, SFTTrainer
 from owlcap.config import load_config
 from owlcap.errors import ConfigError
 from owlcap.models.inputs import vision_factor
-from owlcap.train.callbacks import SFT_SUMMARY_KEYS, MetricsFileCallback, quiet_console
+from owlcap.train.callbacks import SFT_SUMMARY_KEYS, MetricsFileCallback, close_console, quiet_console
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.guards import require_every_step
@@ -176,7 +176,10 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
     logger.info("%s (%s tuning)", params, config.model.tuning)
 
     resume = plan.resume
-    output = trainer.train(resume_from_checkpoint=resume)
+    try:
+        output = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        close_console(trainer)
     require_every_step(trainer.state, "SFT")
     final_model, adapter = save_final_model(trainer, config, recipe="sft")
     trained = trainer.state.global_step - (checkpoint_step(resume) if resume else 0)

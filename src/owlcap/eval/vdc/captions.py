@@ -12,6 +12,7 @@ from typing import Any
 
 from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
 from owlcap.caption.jobs import CaptionJob, caption_into_run
+from owlcap.errors import DataError
 from owlcap.eval.prompt_sets import PromptSet
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.config import VDCEvalConfig
@@ -22,10 +23,29 @@ def caption(config: VDCEvalConfig, data: VDCData, prompts: PromptSet) -> LoadedC
     """The captions of this run: ``config.captions`` read, or the videos of ``config.captioning`` captioned first
     (the summary of that captioning rides along in ``LoadedCaptions.captioning``)."""
     if config.captions is not None:
-        return load_vdc_captions(config, config.captions.path)
+        captions = load_vdc_captions(config, config.captions.path)
+        _check_layout(config, captions, data.pairs(config.limit))
+        return captions
     chosen = vdc_prompts.caption_prompts(data, prompts, config.protocol)
     jobs = [CaptionJob(caption_key(d, v), v, chosen[(d, v)]) for d, v in data.pairs(config.limit)]
     return caption_into_run(config.captioning, jobs, config.out, lambda path: load_vdc_captions(config, path))
+
+
+def _check_layout(config: VDCEvalConfig, captions: LoadedCaptions, pairs: list[tuple[str, str]]) -> None:
+    """A caption file none of whose lines names a (dimension, video) of the benchmark is a layout mistake, not 5,000
+    missing captions: say what VDC reads, before any judging."""
+    if config.captions is None or not captions.bad_lines:
+        return
+    wanted = {caption_key(dimension, video_id) for dimension, video_id in pairs}
+    if wanted.isdisjoint(captions.captions) and wanted.isdisjoint(captions.failed):
+        raise DataError(
+            config.captions.path,
+            f"no line gives a caption for a VDC (dimension, video) ({len(captions.bad_lines)} unreadable; first: "
+            f"{captions.bad_lines[0]}). VDC judges one caption per video and dimension: write ids as "
+            "<dimension>/<video_id> (as owlcap's VDC captioning does), add a dimension field (--dimension-field), "
+            "or give a folder of <dimension>.jsonl files (--captions DIR); --id-field / --caption-field name other "
+            "fields",
+        )
 
 
 def caption_key(dimension: str, video_id: str) -> str:
