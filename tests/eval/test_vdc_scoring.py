@@ -162,9 +162,10 @@ def test_every_preset_sets_every_scoring_switch():
 
 
 # ------------------------------------------------------------------- one verdict, as each official scorer reads it
-# Transcribed from the official code (docs/eval-parity.md §1.5); each returns what becomes of one question: counted (with
-# its 'yes' and score), skipped (lmms-eval: the video's denominator shrinks), the whole video dropped (AuroraCap's
-# try/except around a video), or a crash of the whole run (lmms-eval 0.7.3's UnboundLocalError after any error).
+# Transcribed from the official code (docs/eval-parity.md §1.5); each returns what becomes of one question: counted
+# (with its 'yes' and score), skipped (lmms-eval: the video's denominator shrinks), the whole video dropped
+# (AuroraCap's try/except around a video), or a crash of the whole run (lmms-eval 0.7.3's UnboundLocalError after any
+# error).
 
 
 def official_auroracap(raw):
