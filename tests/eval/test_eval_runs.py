@@ -9,7 +9,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers.scripted_judges import dream_events, dream_label, vdc_answer, vdc_verdict
+from helpers.llm_server import LoopbackLLMServer
+from helpers.scripted_judges import dream_events, dream_label, responder, vdc_answer, vdc_verdict
 
 from owlcap.errors import ConfigError
 from owlcap.eval import evaluate_dream1k, evaluate_vdc, reaggregate
@@ -51,15 +52,19 @@ def official_dream(items, captions, failed_ids=()):
     return table
 
 
-def official_vdc(data, captions, preset):
+def official_vdc(data, captions, preset, *, judged_as=None):
     """process_vdc_result.py (auroracap) / lmms-eval 0.7.3 (lmms) / lmms-eval Oct 2024 (lmms_gpt) on the
-    scripted judge's answers: per-dimension (Acc, Score)."""
+    scripted judge's answers: per-dimension (Acc, Score). ``judged_as``: the preset whose protocol asked the judge
+    (lmms_gpt's client hands call 2 the first answer stripped), when it is not ``preset``."""
+    stripped = (judged_as or preset) == "lmms_gpt"
     table = {}
     for dimension, dimension_data in data.dimensions.items():
         scores, accs = [], []
         for video_id, qas in dimension_data.videos.items():
             caption = captions[f"{dimension}/{video_id}"]
-            verdicts = [vdc_verdict(qa.question, qa.answer, vdc_answer(caption, qa.question)) for qa in qas]
+            answers = [vdc_answer(caption, qa.question) for qa in qas]
+            answers = [answer.strip() for answer in answers] if stripped else answers
+            verdicts = [vdc_verdict(qa.question, qa.answer, answer) for qa, answer in zip(qas, answers, strict=True)]
             outcome = _official_video(verdicts, preset)
             if outcome is not None:
                 scores.append(outcome[0])
@@ -69,35 +74,36 @@ def official_vdc(data, captions, preset):
 
 
 def _official_video(verdicts, preset):
+    """One video's (score, acc) under ``preset``'s official code, or None when it leaves the mean (AuroraCap: an
+    exception or a zero; lmms: a crash of lmms-eval, which owlcap's preset turns into a dropped video)."""
     total_score, total_acc, counted = 0, 0, 0
     for raw in verdicts:
-        try:
-            parsed = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            if preset == "lmms_gpt":
-                counted += 1  # parse_score / parse_acc fall back to 0 / 'no'
-                continue
-            return None  # auroracap: the video's try/except drops it; lmms: crash, owlcap drops it
         if preset == "auroracap":
-            if "pred" not in parsed or "score" not in parsed:
-                return None
+            qa = {"question": "q", "answer": "a", "response": "r"}
             try:
-                total_score += float(parsed["score"])
-            except ValueError:
-                return None
-            total_acc += parsed["pred"] == "yes"
+                qa.update(ast.literal_eval(raw))
+                total_score += float(qa["score"])
+            except Exception:
+                return None  # the video's try/except drops it
+            total_acc += qa["pred"] == "yes"
         elif preset == "lmms":
-            if "pred" not in parsed or "score" not in parsed:
-                continue
-            if not isinstance(parsed["score"], int | float):
-                return None  # TypeError in lmms-eval: a crash, owlcap drops the video
-            total_score += parsed["score"]
-            total_acc += parsed["pred"] == "yes"
+            try:
+                response = ast.literal_eval(raw)
+                if not ("pred" in response and "score" in response):
+                    continue  # skipped: not counted
+                total_score += response["score"]
+            except Exception:
+                return None  # lmms-eval crashes; owlcap drops the video
+            total_acc += response["pred"] == "yes"
         else:
-            with contextlib.suppress(ValueError):
-                total_score += int(parsed.get("score", 0))
-            total_acc += str(parsed.get("pred", "no")) == "yes"
+            review = raw.strip()  # gpt_match strips every answer
+            with contextlib.suppress(Exception):  # parse_score: 0 on any exception
+                total_score += int(ast.literal_eval(review).get("score", 0))
+            with contextlib.suppress(Exception):  # parse_acc: 'no' on any exception
+                total_acc += str(ast.literal_eval(review).get("pred", "no")) == "yes"
         counted += 1
+    if not counted:
+        return None  # lmms-eval divides by zero: a crash
     score, acc = total_score / counted, total_acc / counted
     if preset == "auroracap" and not (score and acc):
         return None
@@ -110,10 +116,10 @@ def _official_video(verdicts, preset):
 def vdc_captions(data, path):
     """A caption per (dimension, video); some carry a marker that exercises a scorer rule."""
     captions = {}
-    markers = ["[blank]", "[garbage]", "[keyless]", "[strscore]"]
+    markers = ["[blank]", "[garbage]", "[keyless]", "[strscore]", "[indent]", "[listed]"]
     for d_index, (dimension, dimension_data) in enumerate(data.dimensions.items()):
         for v_index, video_id in enumerate(dimension_data.videos):
-            marker = markers[(d_index + v_index) % 4] if v_index % 3 == 0 else ""
+            marker = markers[(d_index + v_index) % len(markers)] if v_index % 2 == 0 else ""
             captions[f"{dimension}/{video_id}"] = f"The {dimension} of {video_id[:8]}: a man walks away.{marker}"
     path.write_text("".join(json.dumps({"id": k, "caption": v}) + "\n" for k, v in captions.items()))
     return captions
@@ -200,11 +206,11 @@ def test_vdc_run_equals_each_presets_official_rules(judge_process, samples_dir, 
     result = evaluate_vdc(config)
     for preset in ("auroracap", "lmms", "lmms_gpt"):
         report = result.report if preset == "auroracap" else reaggregate(tmp_path / "run", preset).report
-        for dimension, (acc, score) in official_vdc(data, captions, preset).items():
+        for dimension, (acc, score) in official_vdc(data, captions, preset, judged_as="auroracap").items():
             got = report["results"]["dimensions"][dimension]
             assert (got["acc"], got["score"]) == pytest.approx((acc, score), abs=1e-9), (preset, dimension)
     left_out = [reason for d in result.report["results"]["dimensions"].values() for reason in d["videos_left_out"]]
-    assert {"zero", "unparsable", "missing_key"} <= set(left_out)
+    assert {"zero", "unparsable", "missing_key", "not_a_dict"} <= set(left_out)
     assert result.report["counts"]["failed_calls"]["invalid_answer"] >= 1  # the unparsable verdicts
     lmms = reaggregate(tmp_path / "run", "lmms")
     assert lmms.out == tmp_path / "run" / "rescored-lmms" and (lmms.out / "report.md").is_file()
@@ -213,6 +219,74 @@ def test_vdc_run_equals_each_presets_official_rules(judge_process, samples_dir, 
     questions = [q for r in read_items(tmp_path / "run") for q in r["questions"]]
     spaced = [q for q in questions if q["answer_call"]["raw"].startswith(" ")]
     assert spaced and all(q["verdict"]["status"] != "judge_error" for q in spaced)
+
+
+def test_a_vdc_run_under_lmms_gpt_strips_every_answer_as_its_client_does(samples_dir, tmp_path):
+    """lmms-eval's GPT scorer strips each answer on receipt: call 2 gets call 1's answer stripped (owlcap sends it
+    raw under auroracap and lmms), and a verdict after a newline and an indent reads as the dict it holds."""
+    qa_dir = samples_dir / "vdc"
+    data = load_vdc(qa_dir, ["camera"])
+    captions = vdc_captions(data, tmp_path / "captions.jsonl")
+    with LoopbackLLMServer(responder()) as server:
+        result = evaluate_vdc(
+            {
+                "preset": "lmms_gpt",
+                "qa_dir": str(qa_dir),
+                "dimensions": ["camera"],
+                "captions": {"path": str(tmp_path / "captions.jsonl")},
+                "judge": judge_settings(server.spec("gpt-4o-mini")),
+                "out": str(tmp_path / "run"),
+                "report": {"bootstrap_samples": 0, "plots": False},
+            }
+        )
+        verdict_requests = [r.text_of("user") for r in server.requests if "Predicted Answer:" in r.text_of("user")]
+    acc, score = official_vdc(data, captions, "lmms_gpt")["camera"]
+    camera = result.report["results"]["dimensions"]["camera"]
+    assert (camera["acc"], camera["score"]) == pytest.approx((acc, score), abs=1e-9)
+    questions = [q for r in read_items(tmp_path / "run") for q in r["questions"]]
+    untrimmed = [q for q in questions if q["answer_call"]["raw"] != q["answer_call"]["raw"].strip()]
+    assert untrimmed and verdict_requests
+    for question in untrimmed:
+        stripped = question["answer_call"]["raw"].strip()
+        assert any(f"Predicted Answer: {stripped}\n\nProvide" in text for text in verdict_requests)
+    indented = [q for q in questions if q["verdict_call"]["raw"].startswith("\n ")]
+    assert indented and all(q["verdict"]["status"] == "ok" for q in indented)
+    assert result.report["protocol"]["raw_answer_in_verdict"] is False
+    assert "protocol.raw_answer_in_verdict" not in result.report["deviations_from_preset"]
+    as_aurora = reaggregate(tmp_path / "run", "auroracap", out=tmp_path / "aurora").report
+    assert as_aurora["results"]["dimensions"]["camera"]["verdicts"]["unparsable"] == len(indented)
+
+
+def test_dream1k_under_tarsier_sends_no_sampling_fields_unless_set(samples_dir, tmp_path):
+    """Tarsier's scorer sends no temperature, top_p or max_tokens: the service's defaults apply. owlcap sends none
+    either, says so in run.json, and sends (and reports as a deviation) what the user sets."""
+    annotations = samples_dir / "dream1k" / "DREAM-1k.sample.jsonl"
+    items = load_dream(annotations).items[:3]
+    dream_captions(items, tmp_path / "captions.jsonl")
+    base = {
+        "annotations": str(annotations),
+        "limit": 3,
+        "captions": {"path": str(tmp_path / "captions.jsonl")},
+        "report": {"bootstrap_samples": 0, "plots": False},
+    }
+    with LoopbackLLMServer(responder()) as server:
+        judge = judge_settings(server.spec("gpt-3.5-turbo-0125"), cache=False)
+        evaluate_dream1k(base | {"judge": judge, "out": str(tmp_path / "default")})
+        judged = [r.body for r in server.requests if "Reply with OK." not in r.text_of("user")]
+        server.requests.clear()
+        chosen = judge | {"temperature": 0.0, "max_tokens": 512}
+        evaluate_dream1k(base | {"judge": chosen, "out": str(tmp_path / "chosen")})
+        judged_chosen = [r.body for r in server.requests if "Reply with OK." not in r.text_of("user")]
+    assert len(judged) == 9 and not any({"temperature", "top_p", "max_tokens"} & set(body) for body in judged)
+    run = json.loads((tmp_path / "default" / "run.json").read_text())
+    assert run["judge"]["sent"] == {}
+    assert not {"judge.temperature", "judge.top_p", "judge.max_tokens"} & set(run["judge_deviations"])
+    assert "no sampling fields sent" in (tmp_path / "default" / "report.md").read_text()
+    assert all((body["temperature"], body["max_tokens"]) == (0.0, 512) for body in judged_chosen)
+    assert "top_p" not in judged_chosen[0]
+    chosen_run = json.loads((tmp_path / "chosen" / "run.json").read_text())
+    assert chosen_run["judge"]["sent"] == {"temperature": 0.0, "max_tokens": 512}
+    assert chosen_run["judge_deviations"]["judge.temperature"] == {"value": 0.0, "preset": None}
 
 
 def test_resume_rejudges_only_changed_and_failed_items_and_refuses_another_judge(judge_process, samples_dir, tmp_path):

@@ -1,8 +1,13 @@
-"""VDC aggregation against hand-computed values, per preset and per switch (EVAL_PARITY.md §1.5-1.8)."""
+"""VDC aggregation against hand-computed values, per preset and per switch (docs/eval-parity.md §1.5-1.8), and each
+preset's reading of a verdict against a transcription of its official code."""
+
+import ast
 
 import pytest
 
+from owlcap.eval.config import ReportConfig
 from owlcap.eval.vdc.config import PRESETS, scoring_for
+from owlcap.eval.vdc.report import build_report
 from owlcap.eval.vdc.scoring import aggregate, literal_verdict, parse_verdict, score_item
 
 JUDGE_ERROR = object()
@@ -111,7 +116,7 @@ def test_clamp_and_crash_and_empty_dimensions():
         ("{'pred': 'yes', 'score': 4}\n", "auroracap", "ok", True, 4.0),
         ("```python\n{'pred': 'yes', 'score': 4}\n```", "auroracap", "unparsable", False, 0.0),
         ("{'pred': 'yes', 'score': 4}.", "auroracap", "unparsable", False, 0.0),
-        ("['yes', 4]", "auroracap", "unparsable", False, 0.0),
+        ("['yes', 4]", "auroracap", "not_a_dict", False, 0.0),
         ("{'pred': 'yes', 'score': 'high'}", "auroracap", "bad_score", False, 0.0),
         ("{'pred': 'yes', 'score': '4.5'}", "auroracap", "ok", True, 4.5),
         ("{'pred': 'yes', 'score': '4.5'}", "lmms", "bad_score", False, 0.0),
@@ -154,3 +159,134 @@ def test_every_preset_sets_every_scoring_switch():
     fields = set(scoring_for("auroracap").model_dump())
     for name, preset in PRESETS.items():
         assert set(preset["scoring"]) == fields, name
+
+
+# ------------------------------------------------------------------- one verdict, as each official scorer reads it
+# Transcribed from the official code (docs/eval-parity.md §1.5); each returns what becomes of one question: counted
+# (with its 'yes' and score), skipped (lmms-eval: the video's denominator shrinks), the whole video dropped
+# (AuroraCap's try/except around a video), or a crash of the whole run (lmms-eval 0.7.3's UnboundLocalError after any
+# error).
+
+
+def official_auroracap(raw):
+    """post_eval/process_vdc_result.py: ``qa.update(ast.literal_eval(answer))``, ``float(qa['score'])``,
+    ``qa['pred'] == 'yes'``; any exception drops the video."""
+    qa = {"question": "q", "answer": "a", "response": "r"}
+    try:
+        qa.update(ast.literal_eval(raw))
+        return ("counted", qa["pred"] == "yes", float(qa["score"]))
+    except Exception:
+        return ("drop_video",)
+
+
+def official_lmms(raw):
+    """lmms_eval/tasks/vdc/utils.py (0.7.3, SGLang): ``response = ast.literal_eval(answer)``; kept only ``if 'pred'
+    in response and 'score' in response``; ``total_score += response['score']`` (no cast); any exception crashes."""
+    try:
+        response = ast.literal_eval(raw)
+        if "pred" in response and "score" in response:
+            score, acc = response["score"], response["pred"]
+            total = 0 + score
+            return ("counted", acc == "yes", float(total))
+        return ("skipped",)
+    except Exception:
+        return ("crash",)
+
+
+def official_lmms_gpt(raw):
+    """lmms-eval's GPT-judge VDC (924814c2): the answer stripped on receipt (``gpt_match``), then ``parse_score``
+    (``int(literal.get('score', 0))``, any exception 0) and ``parse_acc`` (``str(literal.get('pred', 'no'))``, any
+    exception 'no'); every question counts."""
+    review = raw.strip()
+    try:
+        score = int(ast.literal_eval(review).get("score", 0))
+    except Exception:
+        score = 0
+    try:
+        acc = str(ast.literal_eval(review).get("pred", "no"))
+    except Exception:
+        acc = "no"
+    return ("counted", acc == "yes", float(score))
+
+
+OFFICIAL = {"auroracap": official_auroracap, "lmms": official_lmms, "lmms_gpt": official_lmms_gpt}
+
+
+def owlcap_reading(raw, preset, **overrides):
+    """What owlcap makes of one verdict under ``preset`` (and switch overrides), in the same terms."""
+    scoring = scoring_for(preset, overrides)
+    verdict = parse_verdict(raw, scoring)
+    if verdict.status == "ok":
+        return ("counted", verdict.yes, verdict.score)
+    if verdict.status == "skipped":
+        return ("skipped",)
+    policy = scoring.on_parse_failure
+    return ("counted", False, 0.0) if policy == "zero" else (policy,)
+
+
+VERDICTS = [
+    "{'pred': 'yes', 'score': 4}",
+    "{'pred': 'yes', 'score': 4.8}\n",
+    "\n {'pred': 'yes', 'score': 3}",  # a leading newline and indent: IndentationError unless stripped
+    " {'pred': 'no', 'score': 2}",
+    "['no', 2]",  # a list: lmms-eval's key test is False, the question is skipped
+    "'no'",  # a string literal without the keys: skipped too
+    "'the pred and the score'",  # a string holding both words: the test passes, indexing it crashes lmms-eval
+    "['pred', 'score']",
+    "[('pred', 'yes'), ('score', 4)]",  # pairs: AuroraCap's qa.update reads them as a dict
+    "{1, 2}",
+    "5",  # a number: the key test itself raises in lmms-eval
+    "None",
+    "b'pred score'",
+    "{'pred': 'yes'}",
+    "{'score': 3}",
+    "{'pred': 'yes', 'score': '4'}",
+    "{'pred': 'yes', 'score': '4.5'}",
+    "{'pred': 'Yes', 'score': 3}",
+    "{'pred': 'yes', 'score': True}",
+    "{'pred': 'yes', 'score': None}",
+    "Sure! {'pred': 'yes', 'score': 4}",
+    "",
+]
+
+
+@pytest.mark.parametrize("raw", VERDICTS)
+@pytest.mark.parametrize("preset", ["auroracap", "lmms_gpt"])
+def test_each_verdict_reads_as_the_official_code_reads_it(preset, raw):
+    assert owlcap_reading(raw, preset) == OFFICIAL[preset](raw)
+
+
+@pytest.mark.parametrize("raw", VERDICTS)
+def test_lmms_skips_and_crashes_where_lmms_eval_does(raw):
+    """Under on_parse_failure='crash' owlcap withholds what lmms-eval 0.7.3 crashes on; the preset drops that video
+    instead (a deliberate difference, noted in every lmms report)."""
+    official = official_lmms(raw)
+    assert owlcap_reading(raw, "lmms", on_parse_failure="crash") == official
+    assert owlcap_reading(raw, "lmms") == (("drop_video",) if official == ("crash",) else official)
+
+
+def test_the_issues_two_cases():
+    # A list verdict: lmms-eval skips the question (it used to drop owlcap's whole video).
+    assert parse_verdict("['no', 2]", scoring_for("lmms")).status == "skipped"
+    # A verdict after a newline and an indent: 3/'yes' for lmms_gpt, which strips answers; unparsable as received.
+    verdict = parse_verdict("\n {'pred': 'yes', 'score': 3}", scoring_for("lmms_gpt"))
+    assert (verdict.status, verdict.yes, verdict.score) == ("ok", True, 3.0)
+    assert parse_verdict("\n {'pred': 'yes', 'score': 3}", scoring_for("auroracap")).status == "unparsable"
+
+
+def test_a_video_with_every_verdict_skipped_is_a_crash_for_lmms():
+    """Every verdict of video B lacks a key: lmms-eval skips them all and divides by zero (a crash). The lmms report
+    counts it; with on_parse_failure='crash' the dimension gets no number."""
+    records = [
+        record("A", ["{'pred': 'yes', 'score': 4}", "['no', 2]"]),
+        record("B", ["{'score': 3}", "['no', 1]", "'no'"]),
+    ]
+    settings = ReportConfig(bootstrap_samples=0, plots=False)
+    report = build_report({}, records, scoring_for("lmms"), "lmms", settings)
+    camera = report["results"]["dimensions"]["camera"]
+    assert camera["videos_left_out"] == {"no_counted_question": 1} and camera["acc"] == 1.0
+    assert any("1 video(s) with every verdict skipped" in note for note in report["notes"])
+    crashed = aggregate(records, scoring_for("lmms", {"on_parse_failure": "crash"}))["dimensions"]["camera"]
+    assert crashed["acc"] is None and crashed["score"] is None and "no_counted_question" in crashed["withheld"]
+    nothing_crashes = build_report({}, records[:1], scoring_for("lmms"), "lmms", settings)
+    assert not any("would have crashed" in note for note in nothing_crashes["notes"])

@@ -30,18 +30,22 @@ _ANSWER = re.compile(r"detailed description: (.*?)(?:, |\n)question: (.*?)(?:\n\
 _VERDICT = re.compile(r"Question: (.*?)\nCorrect Answer: (.*?)\nPredicted Answer: (.*?)\n\nProvide", re.DOTALL)
 
 
-MARKERS = ("[blank]", "[garbage]", "[keyless]", "[strscore]")
+MARKERS = ("[blank]", "[garbage]", "[keyless]", "[strscore]", "[indent]", "[listed]")
 """A caption holding one of these gets answers that exercise the scorers' rules: ``[blank]`` every verdict 'no'
 with score 0 (a zero video), ``[garbage]`` an unparsable verdict for about a third of the questions (an
 unparsable event extraction for DREAM-1K), ``[keyless]`` verdicts without a score for about a third,
-``[strscore]`` string scores ('4') for about a third."""
+``[strscore]`` string scores ('4') for about a third, ``[indent]`` verdicts after a newline and an indent (a
+Python literal only once stripped) for about a third, ``[listed]`` verdicts written as a list (``['yes', 4]``)
+for about a third."""
 
 
 def vdc_answer(caption: str, question: str) -> str:
-    """Call 1's answer; a leading space on some, to show it reaches call 2 untrimmed; the caption's marker."""
+    """Call 1's answer; a leading space on some and a trailing newline on others, to show whether it reaches call 2
+    untrimmed; the caption's marker."""
     prefix = " " if unit(question, "space") < 0.2 else ""
+    suffix = "\n" if unit(question, "newline") < 0.3 else ""
     marker = next((m for m in MARKERS if m in caption), "")
-    return f"{prefix}about {question[:24].lower()} ({unit(caption + question, 'a'):.3f}){marker}"
+    return f"{prefix}about {question[:24].lower()} ({unit(caption + question, 'a'):.3f}){marker}{suffix}"
 
 
 def vdc_verdict(question: str, gt: str, predicted: str) -> str:
@@ -55,6 +59,10 @@ def vdc_verdict(question: str, gt: str, predicted: str) -> str:
         return "{'pred': 'yes'}"
     if "[strscore]" in predicted and third:
         return "{'pred': 'yes', 'score': '4'}"
+    if "[listed]" in predicted and third:
+        return "['yes', 4]"
+    if "[indent]" in predicted and third:
+        return "\n {'pred': 'yes', 'score': 4}"
     value = unit(question + "|" + predicted, "v")
     score = int(value * 6)
     if unit(question, "float") < 0.15:

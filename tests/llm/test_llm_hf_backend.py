@@ -81,3 +81,11 @@ def test_tiny_qwen25_answers_text_and_video(tiny_qwen25, hmd_videos):
     outcomes = judge.chat_many_sync([verify_video_task(["A woman stands."], video), decompose_task("A dog runs.")])
     assert all(o.error is None or "invalid answer" in o.error for o in outcomes)
     assert judge.stats.snapshot().requests == 3
+
+
+def test_unset_sampling_falls_back_to_the_config():
+    """An in-process model has no server defaults: an option set to None takes the config's value."""
+    backend = HFBackend("tiny", LLMConfig(temperature=0.3, max_tokens=12), mllm=ScriptedModel())
+    options = backend.generation_options({"temperature": None, "max_tokens": None})
+    assert (options.temperature, options.max_new_tokens) == (0.3, 12)
+    assert backend.generation_options({"temperature": 0.0, "max_tokens": 5}).max_new_tokens == 5

@@ -236,3 +236,14 @@ def test_chat_many_with_messages_and_a_schema(llm_server):
     assert outcomes[0].ok and outcomes[0].value.units[0] == "A dog runs."
     assert not outcomes[1].ok and "repair" in outcomes[1].error
     judge.close()
+
+
+def test_an_option_set_to_none_sends_no_such_field(llm_server):
+    """A judge that must leave sampling to the server (Tarsier's DREAM-1K scorer sends none) sets it to None."""
+    llm_server.push("hello", "hello again")
+    judge = from_spec(llm_server.spec(), fast_llm_config(cache=False))
+    judge.chat_sync([{"role": "user", "content": "Hi"}], temperature=None, max_tokens=None, top_k=None)
+    judge.chat_sync([{"role": "user", "content": "Hi"}], temperature=0.2)
+    unset, set_ = (request.body for request in llm_server.requests)
+    assert not {"temperature", "max_tokens", "top_p", "top_k"} & set(unset)
+    assert (set_["temperature"], set_["max_tokens"]) == (0.2, 8192)

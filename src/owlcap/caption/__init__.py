@@ -33,6 +33,7 @@ _EXPORTS = {
     "read_captions": "owlcap.caption.files",
     "CaptionJob": "owlcap.caption.jobs",
     "caption_jobs": "owlcap.caption.jobs",
+    "caption_into_run": "owlcap.caption.jobs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -2,24 +2,30 @@
 
 A benchmark that is given videos and a model instead of a caption file plans its jobs (VDC: one per video and
 dimension, each with its own drawn prompt; DREAM-1K: one per video) and ``caption_jobs`` finds each video under the
-configured folder or manifest and captions them through the caption runner, resumable like ``owlcap caption``.
+configured folder or manifest and captions them through the caption runner, resumable like ``owlcap caption``
+(the runner decodes a video once for all the jobs that show it). ``caption_into_run`` is a benchmark run's whole
+caption step: the jobs captioned into the run folder's ``captions.jsonl``, read back by the benchmark's reader.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from owlcap.caption.config import CaptionConfig, CaptioningConfig
 from owlcap.caption.engines import load_caption_engine
+from owlcap.caption.files import LoadedCaptions
 from owlcap.caption.runner import caption_videos
 from owlcap.data.sources import VideoItem, collect_videos
 from owlcap.errors import DataError
 from owlcap.llm import LLMConfig
 
 logger = logging.getLogger(__name__)
+
+CAPTIONS_FILE = "captions.jsonl"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,20 @@ class CaptionJob:
     caption_id: str
     video_id: str
     prompt: str
+
+
+def caption_into_run(
+    config: CaptioningConfig, jobs: list[CaptionJob], out: Path, read: Callable[[Path], LoadedCaptions]
+) -> LoadedCaptions:
+    """A benchmark run's caption step when it captions first: ``jobs`` captioned into ``<out>/captions.jsonl``
+    (resumable), then that file read back by the benchmark's ``read``; the captioning summary rides along in
+    ``LoadedCaptions.captioning``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CAPTIONS_FILE
+    summary = caption_jobs(config, jobs, path)
+    captions = read(path)
+    captions.captioning = summary
+    return captions
 
 
 def caption_jobs(config: CaptioningConfig, jobs: list[CaptionJob], out_path: Path) -> dict[str, Any]:

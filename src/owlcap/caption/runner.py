@@ -1,10 +1,12 @@
 """The caption runner: many videos through one model, batched, resumable, never losing a record.
 
 Decoding runs in a thread pool ahead of the model (PyAV releases the GIL), so the model waits on video only for the
-first batch. Each finished video is appended to the output JSONL durably, by one run at a time (a lock beside the
-file); a re-run with the same output repairs what a crash left, skips the ids already captioned and retries the ones
-that failed, and the file holds one line per id.
-What made the captions is recorded beside them and checked on resume (``owlcap.caption.provenance``).
+first batch. Items that show the same clip (the same video file and trims: a benchmark asking one video several
+prompts, VDC's five dimensions) are captioned one after another from one decode: the same frames, so the same
+captions, at a fraction of the decoding. Each finished video is appended to the output JSONL durably, by one run at
+a time (a lock beside the file); a re-run with the same output repairs what a crash left, skips the ids already
+captioned and retries the ones that failed, and the file holds one line per id. What made the captions is recorded
+beside them and checked on resume (``owlcap.caption.provenance``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,19 @@ class _Decoded:
     video: SampledVideo | None
     error: str | None
     seconds: float
+
+
+def _clip_key(item: VideoItem) -> tuple[str, float | None, float | None]:
+    """Items with the same key decode to the same frames (the run has one sampling config)."""
+    return (str(item.video), item.start, item.end)
+
+
+def _by_clip(items: Sequence[VideoItem]) -> list[list[VideoItem]]:
+    """The items grouped by clip, in order of each clip's first item (a clip's items become neighbours)."""
+    groups: dict[tuple[str, float | None, float | None], list[VideoItem]] = {}
+    for item in items:
+        groups.setdefault(_clip_key(item), []).append(item)
+    return list(groups.values())
 
 
 def caption_videos(
@@ -155,11 +170,12 @@ def _captioned(batches, engine: CaptionEngine, config: CaptionConfig, sampling: 
 
 
 def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, config: CaptionConfig):
-    """Yield batches of decoded videos; decoding stays a bounded number of videos ahead of generation."""
+    """Yield batches of decoded items, each clip decoded once for all its items; decoding stays a bounded number of
+    clips ahead of generation."""
     window = config.batch_size * 2 + config.decode_workers
     with ThreadPoolExecutor(config.decode_workers, thread_name_prefix="owlcap-decode") as pool:
         batch: list[_Decoded] = []
-        for decoded in _decode_in_order(pool, items, sampling, window):
+        for decoded in _decode_in_order(pool, _by_clip(items), sampling, window):
             batch.append(decoded)
             if len(batch) == config.batch_size:
                 yield batch
@@ -168,14 +184,21 @@ def _decoded_batches(items: Sequence[VideoItem], sampling: SamplingConfig, confi
             yield batch
 
 
-def _decode_in_order(pool, items, sampling, window) -> Iterator[_Decoded]:
-    pending: list[Future[_Decoded]] = []
-    for item in items:
-        pending.append(pool.submit(_decode, item, sampling))
+def _decode_in_order(pool, clips: list[list[VideoItem]], sampling, window) -> Iterator[_Decoded]:
+    """Each item of each clip, in order, with the clip's one decode (its time shared among its items)."""
+    pending: list[tuple[list[VideoItem], Future[_Decoded]]] = []
+    for clip in clips:
+        pending.append((clip, pool.submit(_decode, clip[0], sampling)))
         if len(pending) >= window:
-            yield pending.pop(0).result()
+            yield from _shared(*pending.pop(0))
     while pending:
-        yield pending.pop(0).result()
+        yield from _shared(*pending.pop(0))
+
+
+def _shared(clip: list[VideoItem], future: Future[_Decoded]) -> Iterator[_Decoded]:
+    decoded = future.result()
+    for item in clip:
+        yield _Decoded(item, decoded.video, decoded.error, decoded.seconds / len(clip))
 
 
 def _decode(item: VideoItem, sampling: SamplingConfig) -> _Decoded:

@@ -49,9 +49,13 @@ class JudgeConfig(BaseModel):
         description="Judge model spec: openai:<model>@<base_url> (vLLM, SGLang, OpenAI), hf:<path>, or rules (the "
         "offline word-overlap recipes: demos and tests only, never a benchmark number).",
     )
-    temperature: float = Field(..., ge=0, le=2, description="Sampling temperature of every judge request.")
+    temperature: float | None = Field(
+        ..., ge=0, le=2, description="Sampling temperature of every judge request; None sends none (the server's)."
+    )
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass; None to leave it to the server.")
-    max_tokens: int = Field(..., ge=1, description="Most new tokens per judge answer.")
+    max_tokens: int | None = Field(
+        ..., ge=1, description="Most new tokens per judge answer; None sends none (the server's limit)."
+    )
     seed: int | None = Field(None, description="Sampling seed sent with every request (None: none sent).")
     parse_attempts: int = Field(
         ...,
@@ -112,23 +116,26 @@ class JudgeConfig(BaseModel):
             extras = spec.backend == "openai" and not any(
                 h in (spec.base_url or "api.openai.com") for h in OPENAI_HOSTS
             )
+        # Unset sampling (None) is sent as nothing to a server; an in-process (hf:) judge falls back to
+        # owlcap.llm's defaults, having no server defaults of its own.
+        sampling = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         return LLMConfig(
             request_timeout_s=self.request_timeout_s,
             max_retries=self.max_retries,
             backoff_base_s=self.backoff_base_s,
             backoff_max_s=max(self.backoff_max_s, self.backoff_base_s),
             concurrency=self.concurrency,
-            temperature=self.temperature,
             top_k=None,
-            max_tokens=self.max_tokens,
             seed=self.seed,
             server_extras=extras,
             cache=self.cache,
             cache_path=self.cache_path,
+            **{key: value for key, value in sampling.items() if value is not None},
         )
 
     def options(self) -> dict[str, Any]:
-        """Per-request sampling options: set explicitly, so the official values reach the server."""
+        """Per-request sampling options, set explicitly so the official values reach the server; ``None`` (for
+        temperature and max_tokens: unset) tells the backend to send no such field."""
         options: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_k": None}
         if self.top_p is not None:
             options["top_p"] = self.top_p
@@ -137,6 +144,16 @@ class JudgeConfig(BaseModel):
         if self.extra_body:
             options["extra_body"] = dict(self.extra_body)
         return options
+
+    def sent(self) -> dict[str, Any]:
+        """The sampling fields every request to a server carries (``{}``: none, the server's defaults apply)."""
+        fields = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+        return {key: value for key, value in fields.items() if value is not None} | dict(self.extra_body)
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the judge's answers (not where it is served): a run refuses to mix two of these."""
@@ -157,6 +174,7 @@ class JudgeConfig(BaseModel):
             **self.fingerprint(),
             "spec": self.model,
             "endpoint": spec.base_url or ("https://api.openai.com/v1" if spec.backend == "openai" else None),
+            "sent": self.sent(),
             "repeats": self.repeats,
             "concurrency": self.concurrency,
             "request_timeout_s": self.request_timeout_s,
@@ -321,6 +339,50 @@ class LoopOutcome:
     stopped: str | None = None
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_all(
+    config: JudgeConfig,
+    items: list[Any],
+    judge_one: Callable[[JudgeSession, Any], Awaitable[dict | None]],
+    write: Callable[[dict], None],
+    *,
+    description: str,
+) -> LoopOutcome:
+    """One judge session over ``items``: the preflight (``JudgeError`` if the judge does not answer), then
+    ``judge_items`` on the judge's background loop, with what it cost. Ctrl-C propagates once the loop stopped."""
+    session = JudgeSession(config)
+    try:
+        run_judging(session, session.preflight())
+        before = session.llm.stats.snapshot()
+        outcome = run_judging(
+            session,
+            judge_items(
+                session, items, len(items), lambda item: judge_one(session, item), write, description=description
+            ),
+        )
+        outcome.cost = cost(session.llm.stats.snapshot() - before, outcome.wall_s)
+        return outcome
+    finally:
+        session.llm.close()
+
+
+def cost(delta: Any, wall_s: float) -> dict[str, Any]:
+    """The judging cost of one session from the ``owlcap.llm`` counters (``StatsSnapshot`` differences)."""
+    return {
+        "requests": delta.requests,
+        "retried_requests": delta.retries,
+        "resampled_answers": delta.repairs,
+        "failed_calls": delta.failures,
+        "cache_hits": delta.cache_hits,
+        "prompt_tokens": delta.prompt_tokens,
+        "completion_tokens": delta.completion_tokens,
+        "prompt_chars": delta.prompt_chars,
+        "completion_chars": delta.completion_chars,
+        "wall_s": round(wall_s, 3),
+        "requests_per_s": round(delta.requests / wall_s, 3) if wall_s > 0 else None,
+    }
 
 
 async def judge_items(

@@ -154,8 +154,8 @@ class HFBackend(LLM):
         if options.get("choices"):
             return _ChoiceOptions(choices=tuple(options["choices"]))
         return GenerationOptions(
-            max_new_tokens=options.get("max_tokens", self.config.max_tokens),
-            temperature=options.get("temperature", self.config.temperature),
+            max_new_tokens=_set_or(options.get("max_tokens"), self.config.max_tokens),
+            temperature=_set_or(options.get("temperature"), self.config.temperature),
             top_p=options.get("top_p") or 1.0,
             top_k=options.get("top_k", self.config.top_k),
             seed=options.get("seed", self.config.seed),
@@ -184,3 +184,8 @@ class HFBackend(LLM):
             batcher = self._batchers[loop] = _Batcher(self)
         text = await batcher.submit(request, generation)
         return Generation(text=text)
+
+
+def _set_or(value: Any, default: Any) -> Any:
+    """An option's value, or the config's when it is unset (``None``: a server would use its own default)."""
+    return default if value is None else value

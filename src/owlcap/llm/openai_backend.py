@@ -100,9 +100,11 @@ class OpenAIBackend(LLM):
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages, transport=config.video_transport, quality=config.jpeg_quality),
-            "temperature": options.get("temperature", config.temperature),
-            "max_tokens": options.get("max_tokens", config.max_tokens),
         }
+        for key in ("temperature", "max_tokens"):
+            value = options.get(key, getattr(config, key))
+            if value is not None:  # an option set to None: send no such field (the server's default applies)
+                payload[key] = value
         if options.get("top_p") is not None:
             payload["top_p"] = options["top_p"]
         seed = options.get("seed", config.seed)
@@ -133,8 +135,10 @@ class OpenAIBackend(LLM):
         self, messages: list[Message], *, schema: type[BaseModel] | None, options: dict[str, Any]
     ) -> Generation:
         payload = self.request_payload(messages, schema, options)
+        # A request that leaves max_tokens to the server is bounded by the config's (the server's limit is unknown).
+        max_tokens = payload.get("max_tokens", self.config.max_tokens)
         bound = AnswerBound.for_request(
-            payload["max_tokens"], self.config.answer_chars_per_token, logprobs=bool(payload.get("logprobs"))
+            max_tokens, self.config.answer_chars_per_token, logprobs=bool(payload.get("logprobs"))
         )
         tried: set[str] = set()
         while True:

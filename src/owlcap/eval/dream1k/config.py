@@ -1,7 +1,8 @@
 """DREAM-1K run config and its preset. Every quirk of Tarsier's scorer is a named field (docs/eval-parity.md §2.10).
 
 Preset ``tarsier`` (the only official scorer: ``evaluation/metrics/evaluate_dream_gpt.py``): gpt-35-turbo-0125
-with the service's default sampling (temperature 1), up to 10 answers per call; events extracted from the
+with the service's default sampling (no temperature, top_p or max_tokens sent; the OpenAI API's temperature is 1;
+a vLLM or SGLang server's come from the model's generation config), up to 10 answers per call; events extracted from the
 lowercased prediction; recall and precision count only "entailment"; empty event lists score 1.0; per category the
 F1 of the mean recall and precision; OVERALL the macro mean over the five categories; failed samples excluded.
 """
@@ -20,9 +21,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tarsier": {
         "judge": {
             "model": "openai:gpt-3.5-turbo-0125",
-            "temperature": 1.0,
+            "temperature": None,  # no sampling field is sent: the service's defaults (OpenAI: temperature 1)
             "top_p": None,
-            "max_tokens": 2048,
+            "max_tokens": None,
             "parse_attempts": 10,
             "request_timeout_s": 60.0,
         },

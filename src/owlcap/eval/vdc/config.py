@@ -5,11 +5,14 @@ Presets:
 - ``auroracap`` (default): AuroraCap's ``post_eval/process_vdc_result.py``, the paper's scorer: Llama-3.1-8B-Instruct
   judge at temperature 1.0 (SGLang's default), 256 tokens; a video with any unparsable verdict is dropped; videos
   whose mean score or accuracy is 0 are dropped; scores cast with ``float``.
-- ``lmms``: lmms-eval 0.7.3's SGLang VDC task: the same judge; a verdict missing a key is skipped; non-numeric
-  scores and unparsable verdicts crash lmms-eval, where owlcap drops the video and reports what would have crashed;
-  zero videos are kept.
-- ``lmms_gpt``: lmms-eval's first GPT-judge VDC (Oct 2024): gpt-4o-mini at temperature 0, 64 tokens; every failure
-  (unparsable, missing key, judge error) silently scores 0 / "no" there, which owlcap reproduces and counts.
+- ``lmms``: lmms-eval 0.7.3's SGLang VDC task: the same judge; a verdict missing a key, or a literal that is not a
+  dict and holds neither key (a list, a string), is skipped; non-numeric scores, unparsable verdicts and a video
+  with no verdict left crash lmms-eval, where owlcap drops the video and reports what would have crashed; zero
+  videos are kept.
+- ``lmms_gpt``: lmms-eval's first GPT-judge VDC (Oct 2024): gpt-4o-mini at temperature 0, 64 tokens; every answer
+  stripped on receipt (call 2 gets call 1's answer stripped; the verdict is read stripped); every failure
+  (unparsable, not a dict, missing key, judge error) silently scores 0 / "no" there, which owlcap reproduces and
+  counts.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _SGLANG_JUDGE = {"model": _LLAMA_SGLANG, "temperature": 1.0, "top_p": 1.0, "max_
 PRESETS: dict[str, dict[str, Any]] = {
     "auroracap": {
         "judge": _SGLANG_JUDGE,
+        "protocol": {"raw_answer_in_verdict": True},
         "scoring": {
             "exclude_zero_videos": True,
             "on_parse_failure": "drop_video",
@@ -40,10 +44,13 @@ PRESETS: dict[str, dict[str, Any]] = {
             "clamp_score": False,
             "yes_match": "exact",
             "on_judge_error": "drop_video",
+            "non_dict_verdict": "update",
+            "strip_verdict": False,
         },
     },
     "lmms": {
         "judge": _SGLANG_JUDGE,
+        "protocol": {"raw_answer_in_verdict": True},
         "scoring": {
             "exclude_zero_videos": False,
             "on_parse_failure": "drop_video",
@@ -52,6 +59,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "clamp_score": False,
             "yes_match": "exact",
             "on_judge_error": "drop_video",
+            "non_dict_verdict": "membership",
+            "strip_verdict": False,
         },
     },
     "lmms_gpt": {
@@ -62,6 +71,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "max_tokens": 64,
             "parse_attempts": 1,
         },
+        "protocol": {"raw_answer_in_verdict": False},
         "scoring": {
             "exclude_zero_videos": False,
             "on_parse_failure": "zero",
@@ -70,6 +80,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "clamp_score": False,
             "yes_match": "exact",
             "on_judge_error": "zero",
+            "non_dict_verdict": "failure",
+            "strip_verdict": True,
         },
     },
 }
@@ -85,9 +97,10 @@ class VDCScoring(BaseModel):
     )
     on_parse_failure: Literal["drop_video", "zero", "drop_question", "crash"] = Field(
         ...,
-        description="An unparsable verdict (or a score the cast rejects): drop its whole video (AuroraCap), "
-        "score it 0/'no' (lmms_gpt), drop only that question, or crash: withhold the dimension's number (what "
-        "lmms-eval 0.7.3 does, without stopping owlcap).",
+        description="An unparsable verdict (or one the non_dict_verdict rule rejects, or a score the cast "
+        "rejects): drop its whole video (AuroraCap), score it 0/'no' (lmms_gpt), drop only that question, or crash: "
+        "withhold the dimension's number (what lmms-eval 0.7.3 does, without stopping owlcap; a video left with no "
+        "counted verdict crashes it too, dividing by zero).",
     )
     on_missing_key: Literal["failure", "skip_question", "default"] = Field(
         ...,
@@ -108,6 +121,20 @@ class VDCScoring(BaseModel):
         description="A question whose judge call failed (timeouts, 5xx, retries spent): drop its video, score "
         "it 0/'no' (lmms_gpt's empty answer), or withhold the dimension's number. Always counted in the report.",
     )
+    non_dict_verdict: Literal["update", "membership", "failure"] = Field(
+        ...,
+        description="A verdict whose literal is not a dict: read as AuroraCap's qa.update(literal) does ('update': "
+        "a list of (key, value) pairs works, anything else is a parse failure), as lmms-eval 0.7.3's \"'pred' in "
+        "literal and 'score' in literal\" does ('membership': false, e.g. a list or a string without both words, "
+        "skips it like a missing key; a number, or a literal holding both words, crashes: a parse failure), or as a "
+        "parse failure ('failure': lmms_gpt's .get() fails into 0/'no').",
+    )
+    strip_verdict: bool = Field(
+        ...,
+        description="Read the verdict stripped of surrounding whitespace (lmms_gpt: its client strips every answer "
+        "on receipt). AuroraCap and lmms-eval 0.7.3 read it as received, where a leading newline and indent is a "
+        "parse failure (IndentationError).",
+    )
 
 
 class VDCProtocol(BaseModel):
@@ -124,7 +151,9 @@ class VDCProtocol(BaseModel):
     caption_prompt_seed: int = Field(0, description="Seed of the prompt draw (lmms-eval seeds Python random with 0).")
     caption_prompt_index: int = Field(0, ge=0, description="Pool index used by caption_prompts='fixed'.")
     raw_answer_in_verdict: bool = Field(
-        True, description="Insert the first call's answer untrimmed into the second call (official); else stripped."
+        True,
+        description="Insert the first call's answer untrimmed into the second call (AuroraCap, lmms); else stripped "
+        "(lmms_gpt, whose client strips every answer on receipt).",
     )
 
 

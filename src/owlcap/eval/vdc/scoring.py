@@ -4,6 +4,7 @@ Stage 1, ``score_item``: one (dimension, video) record's verdicts become the vid
 reason it is left out. Stage 2, ``aggregate``: per dimension the unweighted mean over kept videos (the official
 macro average), the per-question pooled (micro) average beside it, bootstrap intervals over videos, and the
 unweighted mean of the dimensions (the papers' convention; no official script computes it).
+The recipe's score step, ``score``, runs stage 2 over a run's records (every judge repeat).
 
 Verdicts are parsed here from the judge's raw answers, so a run judged once can be re-scored under another preset.
 """
@@ -18,16 +19,25 @@ from typing import Any
 import numpy as np
 
 from owlcap.eval.bootstrap import interval, resampled_means
+from owlcap.eval.config import ReportConfig
+from owlcap.eval.report import Scores, score_repeats
 from owlcap.eval.vdc.config import VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS
 
 FAILED_CALLS = ("judge_unavailable", "judge_rejected")
 
 
+def score(records: list[dict[str, Any]], scoring: VDCScoring, settings: ReportConfig) -> Scores:
+    """A run's numbers under ``scoring``: the first repeat's ``aggregate`` with bootstrap intervals (``settings``),
+    and the spread of every headline figure over the judge repeats."""
+    return score_repeats(records, scoring, settings, aggregate=aggregate, headline=headline)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One question's outcome: ``ok`` (with ``yes`` and ``score``), ``skipped``, ``judge_error``, or a parse
-    failure: ``unparsable``, ``missing_key``, ``bad_score``."""
+    failure: ``unparsable`` (not a Python literal), ``not_a_dict`` (a literal the ``non_dict_verdict`` rule
+    rejects), ``missing_key``, ``bad_score``."""
 
     status: str
     yes: bool = False
@@ -60,12 +70,16 @@ def _cast(value: Any, how: str) -> float | None:
 
 def parse_verdict(raw: str | None, scoring: VDCScoring) -> Verdict:
     """Read one verdict answer the way the preset's scorer does (see ``VDCScoring`` for each switch)."""
+    if raw is None:
+        return Verdict("unparsable")
     try:
-        value = ast.literal_eval(raw) if raw is not None else None
+        value = ast.literal_eval(raw.strip() if scoring.strip_verdict else raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return Verdict("unparsable")
     if not isinstance(value, dict):
-        return Verdict("unparsable")
+        value = _as_dict(value, scoring.non_dict_verdict)
+        if value is None:
+            return Verdict("not_a_dict")
     if "pred" not in value or "score" not in value:
         if scoring.on_missing_key == "failure":
             return Verdict("missing_key")
@@ -79,6 +93,22 @@ def parse_verdict(raw: str | None, scoring: VDCScoring) -> Verdict:
     pred = value.get("pred", "no")
     yes = pred == "yes" if scoring.yes_match == "exact" else str(pred).strip().casefold() == "yes"
     return Verdict("ok", yes, score)
+
+
+def _as_dict(value: Any, rule: str) -> dict[Any, Any] | None:
+    """A literal that is not a dict, as the rule's scorer reads it: a dict, or ``None`` for a parse failure."""
+    if rule == "update":
+        try:
+            return dict(value)  # AuroraCap's qa.update(literal): (key, value) pairs work, anything else raises
+        except (TypeError, ValueError):
+            return None
+    if rule == "membership":
+        try:
+            both = "pred" in value and "score" in value  # lmms-eval 0.7.3's test, on whatever literal_eval returned
+        except TypeError:
+            return None  # a number, None, bytes: the test itself raises, lmms-eval crashes
+        return None if both else {}  # both words in a list or string: indexing it by "score" crashes; else skipped
+    return None
 
 
 def question_verdict(question: dict[str, Any], scoring: VDCScoring) -> Verdict:
@@ -138,7 +168,10 @@ def score_item(record: dict[str, Any], scoring: VDCScoring) -> VideoScore:
     elif drop:
         video.status, video.reason = "dropped", drop
     elif not scores:
-        video.status, video.reason = "dropped", "no_counted_question"
+        # Every question skipped (or dropped): the official scorers divide by zero here, which lmms-eval does not
+        # survive; under on_parse_failure='crash' the dimension gets no number.
+        crashed = scoring.on_parse_failure == "crash"
+        video.status, video.reason = ("withheld" if crashed else "dropped"), "no_counted_question"
     if video.status != "kept":
         return video
     # Summed in question order and divided, as the official scorers do.
