@@ -226,6 +226,15 @@ def provenance_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def repeat_lines(report: dict[str, Any], digits: int = 1) -> list[str]:
+    """The Markdown section on judge noise (each headline figure's mean and std over repeats, x100), if any."""
+    if not report.get("repeats"):
+        return []
+    spread = report["repeats"]["spread"]
+    rows = [[name, pct(s["mean"], digits), pct(s["std"], digits + 1)] for name, s in spread.items()]
+    return ["", f"## Judge noise over {report['repeats']['count']} repeats", "", table(["figure", "mean", "std"], rows)]
+
+
 def _deviation_text(deviations: dict[str, Any]) -> str:
     if not deviations:
         return " (no deviation)"

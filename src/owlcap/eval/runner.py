@@ -144,9 +144,11 @@ def judge_and_report(
     build: Callable[..., dict[str, Any]],
     markdown: Callable[[dict[str, Any]], str],
     plot: Callable[[dict[str, Any], Path], list[Path]],
+    executor: Callable[..., Execution] | None = None,
 ) -> EvalResult:
-    """The part of a benchmark run after planning: judge what is not judged yet (``execute``), then ``finish``
-    with what the run was (judge, prompt set, captions, data notes) recorded beside the results."""
+    """The part of a benchmark run after planning: judge what is not judged yet (``executor``, by default
+    ``execute``; CAPability's judges in retry rounds), then ``finish`` with what the run was (judge, prompt set,
+    captions, data notes) recorded beside the results."""
     facts = {
         "judge": config.judge.describe(),
         "judge_deviations": judge_deviations,
@@ -163,7 +165,7 @@ def judge_and_report(
         "preset": config.preset,
         "config": config.model_dump(mode="json"),
     }
-    execution = execute(
+    execution = (executor or execute)(
         run,
         header,
         items,
