@@ -139,6 +139,7 @@ class CapEvalConfig(EvalRunConfig):
     dimensions: list[str] = Field(
         ["all"],
         min_length=1,
+        validate_default=True,
         description="Dimensions to evaluate: names of annotation files, or all (the 13), video (the 4 video "
         "dimensions: dynamic_object_number, action, camera_movement, event) or image (the 9 others).",
     )
