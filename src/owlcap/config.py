@@ -5,11 +5,18 @@ overrides (dotted keys reach nested sections; values are parsed as YAML scalars,
 mean what they look like; a single value for a list field is a one-item list) and validates the result. Any problem
 raises ``ConfigError`` naming the field, what to change, and whether the bad value came from the file or from the
 command line.
+
+Strings may use ``${samples}``: the sample data shipped with owlcap (``owlcap.envs.samples_dir()``, which
+``OWLCAP_SAMPLES_DIR`` overrides), so a config that trains or evaluates on the samples runs from any folder, in a
+clone or from an installed wheel. ``load_yaml`` expands it in every config owlcap reads (the training commands,
+``owlcap data build --config``, ``owlcap caption --config``, ``owlcap eval``, and each stage of ``owlcap run``, which
+adds ``${run_dir}``); other relative paths resolve against the working directory.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -18,9 +25,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from owlcap import envs
 from owlcap.errors import ConfigError
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
 def parse_overrides(args: list[str]) -> dict[str, Any]:
@@ -66,7 +75,39 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def config_variables(**extra: str) -> dict[str, str]:
+    """The ``${name}`` placeholders every config may use (``samples``), plus ``extra`` (``run_dir`` in a pipeline)."""
+    return {"samples": str(envs.samples_dir()), **extra}
+
+
+def expand_placeholders(value: Any, variables: dict[str, str], *, where: str) -> Any:
+    """Replace ``${name}`` in every string of ``value`` (mappings and lists walked); an unknown name, or a
+    ``${samples}`` that is not a folder, is a ``ConfigError`` naming where it was."""
+    if isinstance(value, dict):
+        return {key: expand_placeholders(item, variables, where=f"{where}: {key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand_placeholders(item, variables, where=f"{where}[{i}]") for i, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def _substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in variables:
+            known = ", ".join(f"${{{n}}}" for n in variables)
+            raise ConfigError(f"{where}: unknown placeholder ${{{name}}} (known: {known})")
+        if name == "samples" and not Path(variables[name]).is_dir():
+            raise ConfigError(
+                f"{where}: ${{samples}} is {variables[name]}, which does not exist: unset OWLCAP_SAMPLES_DIR to use "
+                "the sample data shipped with owlcap, or point it at a folder of the same layout (hmd/, vdc/, dream1k/)"
+            )
+        return variables[name]
+
+    return _PLACEHOLDER.sub(_substitute, value)
+
+
+def load_yaml(path: str | Path, *, variables: dict[str, str] | None = None, expand: bool = True) -> dict[str, Any]:
+    """The mapping in the YAML file ``path``, with ``${samples}`` (and any ``variables``) expanded; ``expand=False``
+    leaves the placeholders for a caller that knows more of them later (``owlcap run`` and ``${run_dir}``)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -78,7 +119,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of field: value")
-    return data
+    return expand_placeholders(data, config_variables(**(variables or {})), where=str(path)) if expand else data
 
 
 def validate_config(
@@ -196,6 +237,6 @@ _UNIONS = (typing.Union, types.UnionType)
 def load_config(model: type[ConfigT], path: str | Path | None, overrides: list[str] | None = None) -> ConfigT:
     """Load ``path`` (or start from defaults when ``None``), apply CLI ``overrides`` and validate."""
     data = load_yaml(path) if path is not None else {}
-    parsed = parse_overrides(overrides or [])
+    parsed = expand_placeholders(parse_overrides(overrides or []), config_variables(), where="command line")
     source = str(path) if path is not None else "defaults"
     return validate_config(model, deep_merge(data, parsed), source=source, overrides=parsed)

@@ -43,3 +43,7 @@ class JudgeError(OwlcapError):
 
 class TrainingStopped(OwlcapError):
     """A training run stopped itself early (its judge failing, no learning signal); a checkpoint was saved."""
+
+
+class DownloadError(OwlcapError):
+    """A download failed: no network, an unknown repository, revision or file, a gated repository, a full disk."""

@@ -183,7 +183,7 @@ def test_manifest_reuse_trims_and_bad_lines(hmd_server, clips, tmp_path):
         {  # a released OwlCap line: the caption is the gpt turn, the trims are start_time/end_time
             "video": str(clips[4]),
             "conversations": [
-                {"from": "human", "value": "<video>\nDescribe this video in detail."},
+                {"from": "human", "value": "<video>\nWhat happens, in order?"},
                 {"from": "gpt", "value": "A bird sits on a branch. The bird is yellow."},
             ],
             "start_time": 0.0,
@@ -211,6 +211,11 @@ def test_manifest_reuse_trims_and_bad_lines(hmd_server, clips, tmp_path):
     assert released["fused_caption"] == "A bird sits on a branch. The bird is yellow." and released["end"] == 0.5
     assert "motion" not in released["stages"]
     assert _by_stage(hmd_server)["motion"] == 1
+    # The line's own prompt goes with its caption into hmd.jsonl, which training reads (a line without one: the
+    # trainer's data.prompt).
+    assert released["prompt"] == "What happens, in order?" and "prompt" not in records["given"]
+    examples, _ = read_caption_examples(tmp_path / "out" / "hmd.jsonl")
+    assert {e.id: e.prompt for e in examples}["clip04@0-0.5"] == "What happens, in order?"
 
 
 def test_dead_server_fails_records_with_the_cause_and_stops_early(clips, tmp_path):

@@ -27,11 +27,11 @@ _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 @contextlib.contextmanager
 def _user_errors(out: Path | None = None):
     """Bad input, a dead judge or Ctrl-C end with one clear message and an exit status, never a traceback."""
-    from owlcap.errors import ConfigError, DataError, JudgeError, ModelLoadError, VideoDecodeError
+    from owlcap.errors import ConfigError, DataError, DownloadError, JudgeError, ModelLoadError, VideoDecodeError
 
     try:
         yield
-    except (ConfigError, DataError, JudgeError, ModelLoadError, VideoDecodeError) as exc:
+    except (ConfigError, DataError, DownloadError, JudgeError, ModelLoadError, VideoDecodeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt as exc:
@@ -322,6 +322,40 @@ def compare(
     typer.echo(comparison["markdown"])
     if out is not None:
         typer.echo(f"written: {out / 'compare.md'}, {out / 'compare.png'}")
+
+
+@eval_app.command("fetch")
+def fetch(
+    benchmark: str = typer.Argument(..., help="vdc | dream1k (every benchmark with an owlcap/eval/<name>/fetch.py)."),
+    out: Path = typer.Option(..., "--out", help="Folder of the benchmarks: files land in OUT/<benchmark>/."),
+    videos: bool = typer.Option(False, "--videos", help="Also the videos (VDC about 80 GB, DREAM-1K 3.9 GB)."),
+    revision: str | None = typer.Option(
+        None,
+        "--revision",
+        help="Branch, tag or commit of the dataset repository (default main; the commit used is "
+        "recorded in OUT/<benchmark>/fetch.json).",
+    ),  # fmt: skip
+) -> None:
+    """Download a benchmark's official annotation files (and, with --videos, its videos) from its Hugging Face dataset
+    repository, lay them out as `owlcap eval` reads them and check them against the official counts. Re-running
+    resumes; exit 1 when a count differs from the official one, 2 when the download fails."""
+    from owlcap.eval.fetch import fetch as fetch_benchmark
+    from owlcap.eval.fetch import spec_for
+
+    spec = spec_for(benchmark)  # errors and Ctrl-C: one line from the owlcap command group (a re-run resumes)
+    result = fetch_benchmark(spec, out, videos=videos, revision=revision)
+    fetched = ", ".join(result.downloaded) or "nothing (already complete)"
+    typer.echo(f"{spec.benchmark}: {spec.repo_id}@{result.commit or '?'} -> {result.folder}; fetched {fetched}")
+    typer.echo("counts: " + ", ".join(f"{name} {value:,}" for name, value in result.counts.items()))
+    if result.videos_missing is not None:
+        expected = len(spec.video_ids(result.folder))
+        typer.echo(f"videos: {expected - len(result.videos_missing):,} of {expected:,} in {result.folder / 'videos'}")
+    typer.echo(f"note: {spec.notes}")
+    typer.echo("evaluate: " + spec.usage.format(folder=result.folder))
+    if result.differences:
+        for difference in result.differences:
+            typer.echo(f"differs from the official files: {difference}", err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,6 +41,9 @@ class WorkItem:
     end: float | None = None
     caption: str | None = None
     motion_caption: str | None = None
+    prompt: str | None = None
+    """The input line's own user prompt (a released-format conversation line's human turn): kept in the record so
+    that training asks what the line asked; ``None`` = the trainer's default prompt."""
     previous: dict[str, Any] | None = None
     """MDF outputs of an earlier record with the same MDF fingerprint: motion/fused caption and their stage runs."""
 
@@ -263,6 +266,7 @@ class Pipeline:
             start=item.start,
             end=item.end,
             caption=progress.fused,
+            prompt=item.prompt,
             motion_caption=progress.motion,
             fused_caption=progress.fused,
             units=units,

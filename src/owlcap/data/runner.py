@@ -159,9 +159,9 @@ def plan_items(
             else:
                 mdf = json_digest({"video": key, "motion_caption": texts["motion_caption"], **mdf_settings}, 16)
             fge = json_digest({"video": key, "mdf": mdf, **fge_settings}, 16)
-            work.append(
-                WorkItem(item.id, path, key, mdf, fge, item.start, item.end, texts["caption"], texts["motion_caption"])
-            )
+            caption, motion = texts["caption"], texts["motion_caption"]
+            prompt = manifest_prompt(item)
+            work.append(WorkItem(item.id, path, key, mdf, fge, item.start, item.end, caption, motion, prompt))
     return work, errors
 
 
@@ -176,6 +176,22 @@ def manifest_caption(item: VideoItem) -> object:
         return extra.get("caption")
     line = {"id": item.id, "video": item.video, **extra}
     return parse_record(line, base=Path(item.video).parent).caption
+
+
+def manifest_prompt(item: VideoItem) -> str | None:
+    """The user prompt a manifest line carries (``prompt``, or the human turn of a conversation line), so the kept
+    record trains with it; ``None`` when it has none (or the conversation does not parse: ``manifest_caption``
+    reports that)."""
+    from owlcap.data.records import parse_record
+
+    extra = dict(item.extra)
+    if not {"conversations", "messages"} & extra.keys():
+        prompt = extra.get("prompt")
+        return prompt if isinstance(prompt, str) and prompt.strip() else None
+    try:
+        return parse_record({"id": item.id, "video": item.video, **extra}, base=Path(item.video).parent).prompt
+    except ValueError:
+        return None
 
 
 def check_models(config: BuildConfig, todo: list[WorkItem]) -> None:

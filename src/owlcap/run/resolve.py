@@ -9,17 +9,17 @@ bad field, where its value came from: the command line, the stage's ``overrides`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from owlcap import envs
 from owlcap.config import (
+    config_variables,
     deep_merge,
     describe_error,
+    expand_placeholders,
     load_yaml,
     parse_overrides,
     validate_config,
@@ -29,7 +29,6 @@ from owlcap.errors import ConfigError
 from owlcap.run.config import PipelineConfig, StageSection
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
 @dataclass
@@ -55,40 +54,15 @@ class PipelineSource:
 
 def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineSource:
     """Load, override, expand and validate a pipeline config file; any problem is a ``ConfigError``."""
-    data = load_yaml(path)
+    data = load_yaml(path, expand=False)  # ${run_dir} is known once the command line has had its say
     cli = parse_overrides(overrides or [])
     data = deep_merge(data, cli)
     run_dir = data.get("run_dir")
     if isinstance(run_dir, str):
-        data["run_dir"] = expand(run_dir, {"samples": str(envs.samples_dir())}, where=f"{path}: run_dir")
-    variables = {"samples": str(envs.samples_dir()), "run_dir": str(data.get("run_dir", ""))}
-    data = expand(data, variables, where=str(path))
+        data["run_dir"] = expand_placeholders(run_dir, config_variables(), where=f"{path}: run_dir")
+    data = expand_placeholders(data, config_variables(run_dir=str(data.get("run_dir", ""))), where=str(path))
     config = validate_config(PipelineConfig, data, source=str(path), overrides=cli)
     return PipelineSource(config, str(path), cli)
-
-
-def expand(value: Any, variables: dict[str, str], *, where: str) -> Any:
-    """Replace ``${name}`` in every string of ``value`` (mappings and lists walked); unknown names are errors."""
-    if isinstance(value, dict):
-        return {key: expand(item, variables, where=f"{where}: {key}") for key, item in value.items()}
-    if isinstance(value, list):
-        return [expand(item, variables, where=f"{where}[{index}]") for index, item in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def _substitute(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in variables:
-            known = ", ".join(f"${{{n}}}" for n in variables)
-            raise ConfigError(f"{where}: unknown placeholder ${{{name}}} (known: {known})")
-        if name == "samples" and not Path(variables[name]).is_dir():
-            raise ConfigError(
-                f"{where}: ${{samples}} is {variables[name]}, which does not exist: unset OWLCAP_SAMPLES_DIR to use "
-                "the sample data shipped with owlcap, or point it at a folder of the same layout (hmd/, vdc/, dream1k/)"
-            )
-        return variables[name]
-
-    return _PLACEHOLDER.sub(_substitute, value)
 
 
 @dataclass
@@ -114,15 +88,13 @@ class StageConfigSource:
 def stage_source(source: PipelineSource, stage: str, section: StageSection, run_dir: Path) -> StageConfigSource:
     """Load ``section.config`` (path or inline) and merge ``section.overrides`` into it. ``stage`` is the section's
     dotted place in the pipeline config (``sft``, ``eval.vdc``)."""
-    variables = {"samples": str(envs.samples_dir()), "run_dir": str(run_dir)}
     file = None
     if isinstance(section.config, str):
         file = section.config
         try:
-            base = load_yaml(file)
+            base = load_yaml(file, variables={"run_dir": str(run_dir)})
         except ConfigError as exc:
             raise ConfigError(f"stage {stage}: {stage}.config in {source.path}: {exc}") from exc
-        base = expand(base, variables, where=f"stage {stage}: {file}")
     else:
         base = dict(section.config)
     cli = _lookup(source.cli_overrides, stage.split("."))
