@@ -326,7 +326,9 @@ def compare(
 
 @eval_app.command("fetch")
 def fetch(
-    benchmark: str = typer.Argument(..., help="vdc | dream1k (every benchmark with an owlcap/eval/<name>/fetch.py)."),
+    benchmark: str = typer.Argument(
+        ..., help="vdc | dream1k | carebench (every benchmark with an owlcap/eval/<name>/fetch.py)."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder of the benchmarks: files land in OUT/<benchmark>/."),
     videos: bool = typer.Option(False, "--videos", help="Also the videos (VDC about 80 GB, DREAM-1K 3.9 GB)."),
     revision: str | None = typer.Option(

@@ -17,6 +17,32 @@ from typing import Any
 from owlcap.errors import DataError
 from owlcap.jsonl import iter_jsonl
 
+OFFICIAL_FILES = {
+    "repository": "https://github.com/ali-vilab/CAPability",
+    "commit": "cebb82afd070bb719f8890ff6a0042f5056fa9fb",
+    "path": "annotations/<dimension>.jsonl",
+    "files": {
+        "object_category": 1000,
+        "object_number": 970,
+        "object_color": 994,
+        "spatial_relation": 1000,
+        "scene": 958,
+        "camera_angle": 891,
+        "OCR": 760,
+        "style": 1000,
+        "character_identification": 878,
+        "dynamic_object_number": 202,
+        "action": 988,
+        "camera_movement": 994,
+        "event": 996,
+    },
+    "media": "HF dataset lntzm/CAPability (gated: the README asks for an e-mail; lmms-eval reads it with a token), "
+    "file_path 'data/<dimension>/...' relative to it",
+}
+"""Where the official annotation files are (the repository, not the hub: the hub copy is gated and its layout could
+not be read from here, so ``owlcap eval fetch`` has no CAPability spec yet) and how many records each has, as this
+loader reads them (11,631 in all; 565 objects counted in dynamic_object_number's 202)."""
+
 PAIR_TASKS = {"object_number": int, "dynamic_object_number": int, "object_color": str}
 """Dimensions whose annotation is an object of ``{object: value}`` pairs, and the type of the values."""
 
