@@ -194,11 +194,11 @@ class EvalStageSection(BaseModel):
                 "eval has no evaluation configured: add eval.cser, eval.vdc, eval.dream1k, eval.carebench or "
                 "eval.capability"
             )
-        for name in ("vdc", "capability"):
+        for name, title in (("vdc", "VDC"), ("capability", "CAPability")):
             section = getattr(self, name)
             if section is not None and section.reference_captions:
                 raise ValueError(
-                    f"eval.{name}.reference_captions: {name} has no reference captions (DREAM-1K and CaReBench only)"
+                    f"eval.{name}.reference_captions: {title} has no reference captions (DREAM-1K and CaReBench only)"
                 )
         return self
 
