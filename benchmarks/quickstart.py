@@ -6,11 +6,11 @@
 Runs ``owlcap quickstart`` in a fresh run directory as a subprocess (imports, the tiny model build and every stage
 counted), then reads what the run recorded: each stage's wall time, the data build's counts, SFT's first and last
 loss, GRPO's reward_std and grad_norm per step, how far the vision tower's weights moved, and the CSER, VDC,
-DREAM-1K, CaReBench and CAPability figures of the evaluation. The baseline, run side by side, is what the
-pipeline replaced: ``configs/grpo/tiny.yaml`` (a random tiny model, 16-token completions), whose rewards are flat
-within every group, so its gradient is zero. Wall time depends on what else the machine runs; the CPU time
-(user + system of the subprocess) is the steadier figure. The last line printed is one JSON object with the
-figures.
+DREAM-1K, CaReBench and CAPability figures of the evaluation. The baseline, run side by side, is what the pipeline
+replaced: the old ``configs/grpo/tiny.yaml`` smoke run (a random tiny model, G=2, 16-token completions: those
+settings given as overrides), whose rewards are flat within every group, so its gradient is zero. Wall time depends on what else the
+machine runs; the CPU time (user + system of the subprocess) is the steadier figure. The last line printed is one
+JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -93,12 +93,15 @@ def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
 
 
 def run_baseline(folder: Path) -> dict:
-    """``configs/grpo/tiny.yaml`` on a fresh random tiny model: the smoke run the quickstart's GRPO replaces."""
+    """The old ``configs/grpo/tiny.yaml`` smoke run (its sizes as overrides) on a fresh random tiny model: the run the
+    quickstart's GRPO replaces."""
     model = folder / "tiny"
     build = [sys.executable, "-m", "owlcap.cli.main", "tiny-model", str(model)]
     subprocess.run(build, env=ENV, check=True, capture_output=True)
     out = folder / "grpo"
     command = [sys.executable, "-m", "owlcap.cli.main", "train", "grpo", str(REPO / "configs/grpo/tiny.yaml")]
+    command += ["--num_generations", "2", "--max_completion_length", "16", "--per_device_train_batch_size", "4"]
+    command += ["--max_steps", "4", "--learning_rate", "1e-4", "--save_steps", "2"]
     command += ["--model.name_or_path", str(model), "--output_dir", str(out), "--data.train_files"]
     command += [f"[{samples_dir() / 'hmd' / 'captions.jsonl'}]"]
     subprocess.run(command, env=ENV, check=True, capture_output=True, cwd=REPO)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from owlcap.config import load_config, load_yaml
+from owlcap.config import iter_strings, load_config, load_yaml
 from owlcap.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,23 +20,12 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 _LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
-def _strings(value):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, str):
-        yield value
-
-
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
 def test_every_config_names_only_what_a_clone_has(path, samples_dir):
     text = path.read_text()
     assert not re.search(r"\.\./shared|shared/(samples|benchmarks|docs)", text), "names a folder outside the clone"
     data = load_yaml(path, variables={"run_dir": "runs/x"})
-    named = [value for value in _strings(data) if value.startswith(str(samples_dir))]
+    named = [value for value in iter_strings(data) if value.startswith(str(samples_dir))]
     missing = [value for value in named if not Path(value).exists()]
     assert not missing, f"{path.name} names sample paths that do not exist: {missing}"
 

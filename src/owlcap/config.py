@@ -19,6 +19,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,6 +104,18 @@ def expand_placeholders(value: Any, variables: dict[str, str], *, where: str) ->
         return variables[name]
 
     return _PLACEHOLDER.sub(_substitute, value)
+
+
+def iter_strings(value: Any) -> Iterator[str]:
+    """Every string in a loaded config (mappings and lists walked): the paths and model specs it names."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from iter_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from iter_strings(item)
+    elif isinstance(value, str):
+        yield value
 
 
 def load_yaml(path: str | Path, *, variables: dict[str, str] | None = None, expand: bool = True) -> dict[str, Any]:

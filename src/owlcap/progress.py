@@ -1,7 +1,14 @@
-"""One progress bar style for every long job: count, rate, ETA (rich)."""
+"""One progress bar style for every long job: count, rate, ETA (rich), drawn on the process's one stderr console.
+
+Bars and log lines share :func:`console`: the CLI's log handler writes through it too, so in a terminal rich prints
+each log line above the live bar instead of both fighting over one line (and stdout stays free for results).
+"""
 
 from __future__ import annotations
 
+import functools
+
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +34,12 @@ class _RateColumn(TextColumn):
         return super().render(task).__class__(text, style="progress.data.speed")
 
 
+@functools.cache
+def console() -> Console:
+    """The stderr console every progress bar and (in a terminal) every log line of this process is drawn on."""
+    return Console(stderr=True)
+
+
 def progress_bar(unit: str = "it", *, disable: bool | None = None) -> Progress:
     """A rich ``Progress`` with description, bar, done/total, percent, rate, elapsed and ETA columns.
 
@@ -41,5 +54,6 @@ def progress_bar(unit: str = "it", *, disable: bool | None = None) -> Progress:
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
+        console=console(),
         disable=envs.progress_disabled() if disable is None else disable,
     )

@@ -123,3 +123,15 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "a-file").write_text("")
     result = CliRunner().invoke(app, ["tiny-model", str(tmp_path / "a-file" / "model")])
     assert result.exit_code == 2 and "cannot create the folder" in result.output
+
+
+def test_in_a_terminal_log_lines_and_progress_bars_share_one_console(monkeypatch):
+    """rich prints a log line above a live bar only when both go through the same Console; two consoles on one
+    terminal write over each other."""
+    from owlcap import progress
+    from owlcap.cli import main
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    handler = main._log_handler()
+    assert handler.console is progress.console() is progress.progress_bar(disable=False).console
+    assert progress.console().stderr, "bars and logs stay off stdout, which carries results"

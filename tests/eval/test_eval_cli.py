@@ -45,7 +45,12 @@ def test_dream1k_run_then_rescore_and_compare(judge_process, dream_sample, tmp_p
     assert header["prompts"]["name"] == "official" and header["prompts"]["source"].endswith("official_prompts.json")
     rescored = invoke("report", run, "--f1_mode", "mean_of_f1", "--no-plots")
     assert rescored.exit_code == 0, rescored.output
-    assert "scoring.f1_mode=mean_of_f1" in rescored.stdout and (run / "rescored-tarsier" / "report.json").is_file()
+    first = run / "rescored-tarsier-f1_mode=mean_of_f1" / "report.json"
+    assert "scoring.f1_mode=mean_of_f1" in rescored.stdout and first.is_file()
+    # Another switch is another folder: one re-score never silently replaces another.
+    assert invoke("report", run, "--overall_mode", "micro", "--no-plots").exit_code == 0
+    assert (run / "rescored-tarsier-overall_mode=micro" / "report.json").is_file()
+    assert "mean_of_f1" in first.read_text()
     other = tmp_path / "d2"
     args = ("dream1k", "--annotations", annotations, "--captions", captions, "--out", other, "--limit", "20")
     assert invoke(*args, "--judge", judge.spec("other-judge")).exit_code == 0
@@ -109,6 +114,22 @@ def test_vdc_report_under_another_preset(judge_process, samples_dir, tmp_path):
     assert lmms.exit_code == 0 and "preset: `lmms`" in lmms.stdout
     assert "judged with preset auroracap's judge settings" in lmms.stdout
     assert (run / "rescored-lmms" / "vdc.png").is_file()
+
+
+def test_vdc_captions_without_a_dimension_name_the_layout_before_judging(samples_dir, tmp_path):
+    """{"id": <video_id>, "caption"} lines (one caption per video) are the commonest mistake: VDC needs one caption
+    per video and dimension, and the error says how to give it instead of reporting 40 missing captions."""
+    ids = [next(iter(row)) for row in read_jsonl(samples_dir / "vdc" / "camera.sample.jsonl")]
+    captions = tmp_path / "captions.jsonl"
+    captions.write_text("".join(json.dumps({"id": v, "caption": "A man walks."}) + "\n" for v in ids))
+    result = invoke(
+        "vdc", "--qa-dir", samples_dir / "vdc", "--captions", captions, "--judge", "rules", "--out", tmp_path / "o"
+    )
+    assert result.exit_code == 2
+    assert "write ids as <dimension>/<video_id>" in result.output and "--dimension-field" in result.output
+    assert not (tmp_path / "o" / "items.jsonl").exists()
+    help_text = CliRunner().invoke(app, ["eval", "vdc", "--help"], terminal_width=200).output
+    assert "<dimension>/<video_id>" in " ".join(help_text.split())
 
 
 @pytest.mark.parametrize(

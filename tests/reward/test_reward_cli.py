@@ -32,6 +32,8 @@ def test_reward_json_output(caption):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["correctness"], data["completeness"], data["length_reward"], data["judge"]) == (1.0, 1.0, 1.0, "rules")
+    # "reward" is what GRPO trains on everywhere in owlcap: the CSER reward plus the length reward.
+    assert (data["cser_reward"], data["reward"]) == (2.0, 3.0)
 
 
 def test_reward_reports_a_failed_judgement_with_exit_code_2(caption):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -15,9 +16,24 @@ from owlcap.run import quickstart_config, run_pipeline
 def finished_run(tmp_path_factory) -> Path:
     """One complete run of the QUICK quickstart, shared by every test that only reads it (or copies it first)."""
     run_dir = tmp_path_factory.mktemp("pipeline") / "quick"
-    result = run_pipeline(quickstart_config(), overrides(run_dir))
+    lines = _Lines()
+    logging.getLogger("owlcap").addHandler(lines)
+    try:
+        result = run_pipeline(quickstart_config(), overrides(run_dir))
+    finally:
+        logging.getLogger("owlcap").removeHandler(lines)
     assert [outcome.status for outcome in result.outcomes] == ["ran"] * 6
+    assert not [line for line in lines.seen if "settings changed" in line], "a brand-new run directory changed nothing"
     return run_dir
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
 
 
 @pytest.fixture

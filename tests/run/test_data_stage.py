@@ -5,6 +5,7 @@ build and redoes only FGE; a failed video or an empty kept set fails the stage w
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import yaml
@@ -54,12 +55,18 @@ def test_fge_verdicts_and_mdf_outputs_are_recorded(finished_run):
         assert "motion_caption" not in record and record["stages"]["fusion"]["source"] == "manifest"
 
 
-def test_a_stricter_threshold_keeps_the_build_redoes_fge_only_and_fails_with_nothing_kept(run_copy, finished_run):
+def test_a_stricter_threshold_keeps_the_build_redoes_fge_only_and_fails_with_nothing_kept(
+    run_copy, finished_run, caplog
+):
     args = overrides(run_copy, data__config__fge__threshold=0.9) + _built_with_the_original_model(
         run_copy, finished_run
     )
-    with pytest.raises(StageError, match=r"no record was kept \(3 rejected at fge.threshold 0.9\)") as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="owlcap"),
+        pytest.raises(StageError, match=r"no record was kept \(3 rejected at fge.threshold 0.9\)") as caught,
+    ):
         run_pipeline(quickstart_config(), args)  # the data stage's config changed: it reruns, in its kept folder
+    assert "stage data: settings changed" in caplog.text
     assert caught.value.stage == "data" and caught.value.finished == []
     preview = _records(run_copy / "data" / "preview")
     assert all(record["status"] == "rejected" and record["threshold"] == 0.9 for record in preview)

@@ -7,6 +7,9 @@ from pathlib import Path
 from owlcap.models import DEFAULT_CAPTION_PROMPT
 
 FACTORS = {"qwen2_5_vl": 28, "qwen3_vl": 32}
+SMOKE = ["--num_generations", "2", "--per_device_train_batch_size", "4", "--max_completion_length", "16"]
+"""Overrides of configs/grpo/tiny.yaml for tests that check plumbing, not learning: G=2, two videos per step,
+16-token completions (about 1 s a step; the config itself is sized to learn: G=4, 200 tokens, about 5 s a step)."""
 
 
 def tiny_sampling(family: str = "qwen2_5_vl"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from grpo_support import SMOKE
 from helpers.fixtures import fast_llm_config, llm_server  # noqa: F401
 from helpers.judge_responder import rules_responder
 from helpers.llm_server import Reply
@@ -82,7 +83,7 @@ def test_a_judge_that_starts_failing_mid_run_stops_it_with_a_checkpoint(
                  "--data.train_files", f"[{samples_dir / 'hmd' / 'captions.jsonl'}]",
                  "--reward.judge", llm_server.spec(), "--reward.llm", FAST_JUDGE,
                  "--reward.checks", "{window_steps: 2, max_failed_share: 0.5}",
-                 "--max_steps", "8", "--save_steps", "100", "--log_completions", "true"]  # fmt: skip
+                 "--max_steps", "8", "--save_steps", "100", "--log_completions", "true", *SMOKE]  # fmt: skip
     with pytest.raises(TrainingStopped, match=r"the judge failed on \d+% of the completions") as stopped:
         run_grpo(TINY, overrides)
     step = int(str(stopped.value).split("stopped at step ")[1].split(":")[0])
@@ -119,8 +120,12 @@ def test_the_watch_stops_on_a_failing_judge_only_over_a_full_window():
 def test_the_watch_warns_or_stops_when_no_group_has_a_reward_spread():
     warn = RewardWatch(RewardChecksConfig(zero_std_steps=2))
     verdicts = [warn.observe(_logged(0.0, zero)) for zero in (1.0, 1.0, 0.5, 1.0, 1.0)]
-    assert [bool(v.warn) for v in verdicts] == [False, True, False, False, True]
-    assert "reward std 0" in verdicts[1].warn and all(v.stop is None for v in verdicts)
+    # The first step without a spread is named at once; then every 2 in a row.
+    assert [bool(v.warn) for v in verdicts] == [True, True, False, False, True]
+    assert "on this logged step (reward std 0)" in verdicts[0].warn and "the last 2 logged steps" in verdicts[1].warn
+    assert all(v.stop is None for v in verdicts) and (warn.signal_steps, warn.logged_steps) == (1, 5)
+    later = RewardWatch(RewardChecksConfig())  # default: 3 in a row; a first flat step after a learning one waits
+    assert [bool(later.observe(_logged(0.0, zero)).warn) for zero in (0.5, 1.0, 1.0, 1.0)] == [False] * 3 + [True]
     stop = RewardWatch(RewardChecksConfig(zero_std_steps=1, on_zero_std="stop"))
     assert "on_zero_std: stop" in stop.observe(_logged(0.0, 1.0)).stop
     off = RewardWatch(RewardChecksConfig(zero_std_steps=0))

@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from grpo_support import SMOKE
 from helpers.fixtures import llm_server  # noqa: F401
 from helpers.judge_responder import rules_responder
 from helpers.llm_server import Reply
@@ -31,7 +32,7 @@ LOGGED = (
 def _run(model_dir, samples_dir, output_dir, *extra):
     captions = samples_dir / "hmd" / "captions.jsonl"
     overrides = ["--model.name_or_path", str(model_dir), "--data.train_files", f"[{captions}]",
-                 "--output_dir", str(output_dir), *extra]  # fmt: skip
+                 "--output_dir", str(output_dir), *SMOKE, *extra]  # fmt: skip
     return run_grpo(TINY, overrides)
 
 

@@ -135,7 +135,13 @@ def vdc(
     config: Path | None = _CONFIG,
     qa_dir: Path | None = typer.Option(None, "--qa-dir", help="Folder of camera.jsonl ... detailed.jsonl."),
     dimensions: str | None = typer.Option(None, "--dimensions", help="Comma-separated subset, e.g. camera,short."),
-    captions: Path | None = _CAPTIONS,
+    captions: Path | None = typer.Option(
+        None,
+        "--captions",
+        help="Captions to judge, one per video and dimension: JSONL lines {id, caption} whose id "
+        "is <dimension>/<video_id> (what owlcap's VDC captioning writes), or lines with a 'dimension' field, or a "
+        "folder of <dimension>.jsonl files; --id-field, --caption-field, --dimension-field map other layouts.",
+    ),
     id_field: str | None = _ID_FIELD,
     caption_field: str | None = _CAPTION_FIELD,
     dimension_field: str | None = typer.Option(None, "--dimension-field", help="Field naming the dimension."),
@@ -291,7 +297,12 @@ def report(
     ctx: typer.Context,
     run: Path = typer.Argument(..., help="A run folder (items.jsonl, run.json)."),
     preset: str | None = typer.Option(None, "--preset", help="Score under this preset's rules (default: the run's)."),
-    out: Path | None = typer.Option(None, "--out", help="Where to write (default: the run, or <run>/rescored-P)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Where to write (default: the run itself, or, when the rules differ, <run>/rescored-P[-"
+        "switch=value...], a folder per set of rules).",
+    ),
     bootstrap: int | None = typer.Option(None, "--bootstrap", help="Bootstrap resamples for the intervals."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
 ) -> None:
@@ -336,7 +347,7 @@ def fetch(
         "--revision",
         help="Branch, tag or commit of the dataset repository (default main; the commit used is "
         "recorded in OUT/<benchmark>/fetch.json).",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Download a benchmark's official annotation files (and, with --videos, its videos) from its Hugging Face dataset
     repository, lay them out as `owlcap eval` reads them and check them against the official counts. Re-running

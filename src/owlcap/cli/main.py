@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from owlcap import __version__, envs
-from owlcap.cli import caption, data, models, quickstart, reward, run, train, video
+from owlcap.cli import caption, data, doctor, models, quickstart, reward, run, train, video
 from owlcap.cli import eval as evaluation
 from owlcap.errors import OwlcapError
 
@@ -87,12 +87,14 @@ def _configure(
 
 
 def _log_handler() -> logging.Handler:
-    """Rich, coloured lines in a terminal; plain unwrapped lines otherwise (a log file keeps paths and URLs whole)."""
+    """Rich, coloured lines in a terminal, on the console the progress bars use (so a log line lands above a live
+    bar, not on it); plain unwrapped lines otherwise (a log file keeps paths and URLs whole)."""
     if sys.stderr.isatty():
-        from rich.console import Console
         from rich.logging import RichHandler
 
-        return RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+        from owlcap.progress import console
+
+        return RichHandler(console=console(), show_path=False, rich_tracebacks=False)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     return handler
@@ -118,7 +120,7 @@ def _disable_library_progress_bars() -> None:
         disable_progress_bars()
 
 
-for _module in (video, models, caption, quickstart, run, train, reward, evaluation, data):
+for _module in (video, models, caption, quickstart, run, train, reward, evaluation, data, doctor):
     _module.register(app)
 
 

@@ -35,7 +35,8 @@ def reward(
         None, "--retries", min=0, max=20, help="Retries of a failed or timed-out judge request (default 4)."
     ),
 ) -> None:
-    """Score --pred against --ref: correctness, completeness, CSER, length reward and every unit's verdict.
+    """Score --pred against --ref: correctness, completeness, CSER, length reward and every unit's verdict. "reward"
+    is what GRPO trains on: the CSER reward plus the length reward.
 
     Exit status: 0 scored, 2 the judge failed (after its retries) or a usage error.
     """
@@ -47,7 +48,7 @@ def reward(
     from owlcap.errors import OwlcapError
     from owlcap.llm import LLMConfig
     from owlcap.reward import CSER, CSERConfig, count_words, length_reward
-    from owlcap.reward.report import check_writable, score_table, units_table, write_html
+    from owlcap.reward.report import check_writable, score_table, total_reward, units_table, write_html
 
     # The openai client's transport (httpx2) logs every request at INFO; owlcap counts requests itself.
     httpx2_logger = logging.getLogger("httpx2")
@@ -68,7 +69,10 @@ def reward(
     length = length_reward(prediction)
     console = Console()
     if as_json:
-        console.print_json(json.dumps({**result.to_dict(), "length_reward": length, "judge": cser.judge.name}))
+        scores = result.to_dict()
+        scores["cser_reward"] = scores.pop("reward")
+        scores |= {"length_reward": length, "reward": total_reward(result, length), "judge": cser.judge.name}
+        console.print_json(json.dumps(scores))
     else:
         console.print(score_table(result, length, count_words(prediction)))
         console.print(units_table(result))

@@ -1,7 +1,9 @@
 """``owlcap train sft|grpo CONFIG.yaml [--key value ...]``: the two OwlCap training stages.
 
 A bad config, model or data file, a judge that does not answer the preflight, or a resume into another run's
-directory ends the command with its message and exit status 2 (``owlcap.cli.main``), not a traceback.
+directory ends the command with its message and exit status 2 (``owlcap.cli.main``), not a traceback. The config
+(its path, every value, the training files) is checked before torch and TRL are imported, so a typo is reported in
+well under a second.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ def sft(
     config: Path = typer.Argument(..., help="YAML run config (configs/sft/*.yaml)."),
 ) -> None:
     """Supervised fine-tuning of a video MLLM on HMD captions. Extra --key value pairs override the config."""
-    from owlcap.train.sft import run_sft
+    from owlcap.train.sft_config import SFTRunConfig
+
+    _check(SFTRunConfig, config, ctx.args)
+    from owlcap.train.sft import run_sft  # torch, transformers, TRL: seconds
 
     run_sft(config, list(ctx.args))
 
@@ -32,9 +37,20 @@ def grpo(
     config: Path = typer.Argument(..., help="YAML run config (configs/grpo/*.yaml)."),
 ) -> None:
     """GRPO post-training with the Caption Set Equivalence Reward. Extra --key value pairs override the config."""
-    from owlcap.train.grpo import run_grpo
+    from owlcap.train.grpo_config import GRPORunConfig
+
+    _check(GRPORunConfig, config, ctx.args)
+    from owlcap.train.grpo import run_grpo  # torch, transformers, TRL: seconds
 
     run_grpo(config, list(ctx.args))
+
+
+def _check(model, config: Path, overrides: list[str]) -> None:
+    """Load and validate the config and check its training files, with nothing heavy imported yet."""
+    from owlcap.config import load_config
+    from owlcap.train.run_config import check_train_files
+
+    check_train_files(load_config(model, config, list(overrides)))
 
 
 def register(app: typer.Typer) -> None:

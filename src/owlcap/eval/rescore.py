@@ -7,6 +7,8 @@ report says which preset's judge made the run and which preset's rules scored it
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from owlcap.eval.registry import BENCHMARKS
 from owlcap.eval.report import EvalResult, write_outputs
 from owlcap.eval.runner import completeness
 from owlcap.eval.runs import RunDir, read_items
+from owlcap.hashing import json_digest
 
 
 def reaggregate(
@@ -28,7 +31,8 @@ def reaggregate(
 ) -> EvalResult:
     """Re-score ``run_dir`` under ``preset`` (default: the run's) with ``scoring`` overrides (switch -> value) and
     ``report`` settings (bootstrap samples, plots...). Writes into ``out``: by default the run folder itself when
-    nothing changes, else ``<run>/rescored-<preset>``."""
+    nothing changes, else a folder named by what differs (:func:`rescore_folder`), so re-scores under different
+    rules never replace one another."""
     run_dir = Path(run_dir)
     records = read_items(run_dir)
     header = RunDir(run_dir).header() or {}
@@ -51,7 +55,26 @@ def reaggregate(
         )
     built["rescored_from"] = str(run_dir)
     changed = preset != judged_with or bool(scoring)
-    target = Path(out) if out is not None else (run_dir / f"rescored-{preset}" if changed else run_dir)
+    target = Path(out) if out is not None else (run_dir / rescore_folder(preset, scoring) if changed else run_dir)
     plot = (lambda folder: report_module.plot(built, folder)) if settings.plots else None
     write_outputs(target, built, report_module.markdown(built), plot)
     return EvalResult(target, built, *completeness(built["counts"]))
+
+
+def rescore_folder(preset: str, scoring: dict[str, Any] | None) -> str:
+    """``rescored-<preset>`` plus each changed switch as ``<switch>=<value>`` in name order
+    (``rescored-lmms-exclude_zero_videos=false``); a name that would be too long ends in a digest of the switches."""
+    switches = [f"{key}={_plain(value)}" for key, value in sorted((scoring or {}).items())]
+    name = "-".join(["rescored", preset, *switches])
+    name = re.sub(r"[^A-Za-z0-9._=+-]", "_", name)
+    return name if len(name) <= 100 else f"rescored-{preset}-{json_digest(scoring, 12)}"
+
+
+def _plain(value: Any) -> str:
+    return (
+        json.dumps(value)
+        if isinstance(value, (dict, list))
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )

@@ -16,6 +16,12 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def total_reward(result: CSERResult, length: float | None) -> float | None:
+    """What GRPO's reward is for this caption: the CSER reward plus the length reward (weighted 1:1, as the paper
+    and ``owlcap train grpo`` sum them); ``None`` when either is missing."""
+    return None if result.reward is None or length is None else result.reward + length
+
+
 def score_table(result: CSERResult, length: float | None = None, words: int | None = None) -> Table:
     table = Table(title="CSER", show_header=True)
     table.add_column("metric")
@@ -25,10 +31,11 @@ def score_table(result: CSERResult, length: float | None = None, words: int | No
         ("completeness (reference units covered)", _fmt(result.completeness)),
         ("CSER = correctness + completeness", _fmt(result.cser)),
         ("F1", _fmt(result.f1)),
-        ("reward", _fmt(result.reward)),
+        ("CSER reward (as cser.combine says)", _fmt(result.reward)),
     ]
     if length is not None:
         rows.append((f"length reward ({words} words)", f"{length:.1f}"))
+        rows.append(("reward = CSER reward + length reward (GRPO's)", _fmt(total_reward(result, length))))
     rows.append(("protocol", result.protocol))
     if result.failed:
         rows.append(("[red]FAILED[/red]", result.error or ""))
@@ -90,8 +97,9 @@ def render_html(
             ("completeness", _fmt(result.completeness)),
             ("CSER", _fmt(result.cser)),
             ("F1", _fmt(result.f1)),
-            ("reward", _fmt(result.reward)),
+            ("CSER reward", _fmt(result.reward)),
             ("length reward", "n/a" if length is None else f"{length:.1f}"),
+            ("reward = CSER reward + length reward", _fmt(total_reward(result, length))),
             ("protocol", result.protocol),
             ("judge", judge),
         )

@@ -168,8 +168,9 @@ def _run_stage(
     fresh: bool,
     keep: bool = False,
 ) -> StageRecord:
+    ran_before = marker.done() is not None or marker.running_fingerprint() is not None
     context.resuming = marker.begin(stage_fp, fresh=fresh, keep=keep)
-    if keep and not context.resuming:
+    if keep and ran_before and not context.resuming:
         logger.info("stage %s: settings changed; its entry point redoes only what the change touches", stage.name)
     # The stage's resolved config, as its own command takes it (owlcap train sft RUN_DIR/sft/config.yaml ...).
     data = spec.dump(spec.config) if spec.dump else spec.config.model_dump(mode="json")

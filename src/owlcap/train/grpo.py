@@ -143,10 +143,22 @@ def train_grpo(config: GRPORunConfig, *, callbacks: list | None = None) -> GRPOR
         stopped=checks.stop_reason,
         trainer=trainer,
     )
+    _report_signal(checks.watch)
     if checks.stop_reason is None:
         finish_run(plan, result.to_dict(), main_process=trainer.is_world_process_zero())
         logger.info("GRPO done: %d step(s); the model is in %s", result.global_step, final_model)
     return result
+
+
+def _report_signal(watch) -> None:
+    """Say whether the run could learn: GRPO's gradient comes only from groups whose rewards differ."""
+    if not watch.logged_steps:
+        return
+    line = "learning signal: some group's rewards differed (reward std > 0) on %d of %d logged steps"
+    if watch.signal_steps:
+        logger.info(line, watch.signal_steps, watch.logged_steps)
+    else:
+        logger.warning(line + ": the rewards taught the policy nothing", watch.signal_steps, watch.logged_steps)
 
 
 def _means(history: list[dict]) -> dict[str, float]:

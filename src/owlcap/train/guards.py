@@ -5,9 +5,10 @@ trains to the end on no signal. So, before the first step, :func:`preflight_judg
 structured question (split a one-sentence caption into units) and stops the run at once, naming the spec and the
 cause, when it gets no valid answer. During training :class:`RewardWatch` reads each logged step: when the judge
 failed on more than ``max_failed_share`` of the completions over the last ``window_steps`` logged steps, the run
-stops with a checkpoint (re-run the same command to resume once the judge is back); when every group had one
-reward for all its completions (reward std 0: no advantage, no gradient) for ``zero_std_steps`` logged steps in a
-row, it warns (or stops, ``on_zero_std: stop``). The trainer side is ``owlcap.train.callbacks.RewardChecksCallback``.
+stops with a checkpoint (re-run the same command to resume once the judge is back); when every group had one reward
+for all its completions (reward std 0: no advantage, no gradient) on the run's first logged step, it says so at once,
+and ``zero_std_steps`` such steps in a row warn again (or stop, ``on_zero_std: stop``). The trainer side is
+``owlcap.train.callbacks.RewardChecksCallback``.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ class RewardChecksConfig(BaseModel):
     )
     window_steps: int = Field(5, ge=1, description="Logged steps the judge failure share is averaged over.")
     zero_std_steps: int = Field(
-        10,
+        3,
         ge=0,
         description="Warn when every group's rewards were all equal (no learning signal) for this many logged steps "
-        "in a row; 0 = never.",
+        "in a row (a run whose first logged step has none is told at once); 0 = never.",
     )
     on_zero_std: Literal["warn", "stop"] = Field(
         "warn", description="What zero_std_steps triggers: a loud warning, or a stop with a checkpoint."
@@ -111,6 +112,8 @@ class RewardWatch:
         self.config = config
         self.failed_shares: deque[float] = deque(maxlen=config.window_steps)
         self.zero_std_streak = 0
+        self.logged_steps = 0  # steps that logged frac_reward_zero_std
+        self.signal_steps = 0  # ... of which some group had a reward spread (a gradient)
 
     def observe(self, logs: dict[str, Any]) -> Verdict:
         shares = [
@@ -124,15 +127,20 @@ class RewardWatch:
             stop = self._judge_failures()
         zero_std = logs.get("frac_reward_zero_std")
         if isinstance(zero_std, (int, float)):
+            self.logged_steps += 1
+            self.signal_steps += zero_std < 1.0
             self.zero_std_streak = self.zero_std_streak + 1 if zero_std >= 1.0 else 0
             steps = self.config.zero_std_steps
-            if steps and self.zero_std_streak and self.zero_std_streak % steps == 0:
+            first = self.logged_steps == 1  # a run that starts without a spread is told at once
+            if steps and self.zero_std_streak and (first or self.zero_std_streak % steps == 0):
+                streak = self.zero_std_streak
+                run = "this logged step" if streak == 1 else f"the last {streak} logged steps"
                 message = (
-                    f"every group's completions got the same reward for the last {self.zero_std_streak} logged steps "
-                    "(reward std 0): the advantages are 0 and the policy learns nothing. Are the completions all alike "
-                    "(temperature, a collapsed model), or is every reward failing or constant?"
+                    f"every group's completions got the same reward on {run} (reward std 0): the advantages are 0 "
+                    "and the policy learns nothing. Are the completions all alike (temperature, too few tokens to "
+                    "differ, a collapsed model), or is every reward failing or constant?"
                 )
-                if self.config.on_zero_std == "stop":
+                if self.config.on_zero_std == "stop" and self.zero_std_streak % steps == 0:
                     stop = stop or message + " (reward.checks.on_zero_std: stop)"
                 else:
                     warn = message

@@ -11,10 +11,12 @@ without a default are the ones every recipe must choose.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from owlcap.errors import ConfigError
 from owlcap.models.inputs import DEFAULT_CAPTION_PROMPT
 from owlcap.train.modeling import TrainModelConfig
 from owlcap.video import PAPER_TOTAL_PIXELS, SamplingConfig
@@ -111,3 +113,14 @@ class TrainRunConfig(BaseModel):
         if overlap:
             raise ValueError(f"trl_args repeats {overlap}: set them as top-level fields instead")
         return self
+
+
+def check_train_files(config: TrainRunConfig) -> None:
+    """Every ``data.train_files`` entry exists: checked before the model loads, so a typo costs a second, not a
+    model load. ``ConfigError`` names the field, the path and the working folder it was resolved against."""
+    missing = [name for name in config.data.train_files if not Path(name).expanduser().is_file()]
+    if missing:
+        raise ConfigError(
+            f"data.train_files: {', '.join(missing)}: no such file (relative paths resolve against the working "
+            f"folder, {Path.cwd()}; ${{samples}} names the sample data shipped with owlcap)"
+        )

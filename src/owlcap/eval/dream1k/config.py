@@ -1,4 +1,4 @@
-"""DREAM-1K run config and its preset. Every quirk of Tarsier's scorer is a named field (EVAL_PARITY.md §2.10).
+"""DREAM-1K run config and its preset. Every quirk of Tarsier's scorer is a named field (docs/eval-parity.md §2.10).
 
 Preset ``tarsier`` (the only official scorer: ``evaluation/metrics/evaluate_dream_gpt.py``): gpt-35-turbo-0125
 with the service's default sampling (temperature 1), up to 10 answers per call; events extracted from the

@@ -1,4 +1,4 @@
-"""VDC run config and its presets. Every quirk of the official scorers is a named field (EVAL_PARITY.md §1.8).
+"""VDC run config and its presets. Every quirk of the official scorers is a named field (docs/eval-parity.md §1.8).
 
 Presets:
 

@@ -17,6 +17,7 @@ from typing import Any
 from owlcap.caption.files import LoadedCaptions, dotted, read_captions, text_field
 from owlcap.caption.jobs import CaptionJob, caption_jobs
 from owlcap.config import validate_config
+from owlcap.errors import DataError
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet, load_prompt_set
 from owlcap.eval.report import EvalResult
@@ -197,6 +198,23 @@ def _captions(config: VDCEvalConfig, data: VDCData, pairs, prompts: PromptSet) -
     return load_vdc_captions(config, path), summary
 
 
+def _check_layout(config: VDCEvalConfig, captions: LoadedCaptions, pairs: list[tuple[str, str]]) -> None:
+    """A caption file none of whose lines names a (dimension, video) of the benchmark is a layout mistake, not 5,000
+    missing captions: say what VDC reads, before any judging."""
+    if config.captions is None or not captions.bad_lines:
+        return
+    wanted = {caption_key(dimension, video_id) for dimension, video_id in pairs}
+    if wanted.isdisjoint(captions.captions) and wanted.isdisjoint(captions.failed):
+        raise DataError(
+            config.captions.path,
+            f"no line gives a caption for a VDC (dimension, video) ({len(captions.bad_lines)} unreadable; first: "
+            f"{captions.bad_lines[0]}). VDC judges one caption per video and dimension: write ids as "
+            "<dimension>/<video_id> (as owlcap's VDC captioning does), add a dimension field (--dimension-field), "
+            "or give a folder of <dimension>.jsonl files (--captions DIR); --id-field / --caption-field name other "
+            "fields",
+        )
+
+
 def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
     """Run a VDC evaluation end to end; returns the report (also written to ``config.out``). Raises
     ``ConfigError``/``DataError`` for bad input and ``JudgeError`` when the judge fails its preflight;
@@ -210,6 +228,7 @@ def evaluate_vdc(config: VDCEvalConfig | dict[str, Any]) -> EvalResult:
     pairs = selected(data, config.limit)
     config.out.mkdir(parents=True, exist_ok=True)
     captions, caption_summary = _captions(config, data, pairs, prompts)
+    _check_layout(config, captions, pairs)
     items = _plan(config, data, pairs, captions, prompts)
     return judge_and_report(
         config,
