@@ -8,9 +8,9 @@ counted), then reads what the run recorded: each stage's wall time, the data bui
 loss, GRPO's reward_std and grad_norm per step, how far the vision tower's weights moved, and the CSER, VDC,
 DREAM-1K, CaReBench and CAPability figures of the evaluation. The baseline, run side by side, is what the pipeline
 replaced: the old ``configs/grpo/tiny.yaml`` smoke run (a random tiny model, G=2, 16-token completions: those
-settings given as overrides), whose rewards are flat within every group, so its gradient is zero. Wall time depends on what else the
-machine runs; the CPU time (user + system of the subprocess) is the steadier figure. The last line printed is one
-JSON object with the figures.
+settings given as overrides), whose rewards are flat within every group, so its gradient is zero. Wall time
+depends on what else the machine runs; the CPU time (user + system of the subprocess) is the steadier figure. The
+last line printed is one JSON object with the figures.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from owlcap.eval.capability import prompts as cap_prompts
-from owlcap.eval.capability.answers import read_literal, score, validate_call
+from owlcap.eval.capability.answers import read_literal, score_answer, validate_call
 from owlcap.eval.capability.config import PRESETS, TASKS, CapProtocol, scoring_for
 from owlcap.eval.capability.scoring import aggregate, metrics, score_item
 from owlcap.eval.prompt_sets import load_prompt_set
@@ -20,7 +20,7 @@ def read(task, raw, annotation, rules=REPO, index=0):
     """The official outcome of one raw answer: its score, or None when the official code refuses it."""
     try:
         response = read_literal(raw, strip=rules.strip_answer)
-        return score(
+        return score_answer(
             task, validate_call(task, response, annotation, index, strict_match=rules.strict_match), annotation
         )
     except ValueError:

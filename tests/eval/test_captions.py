@@ -3,10 +3,10 @@
 import json
 
 from owlcap.eval.config import CaptionSource
+from owlcap.eval.dream1k.captions import load_dream_captions
 from owlcap.eval.dream1k.config import DreamEvalConfig
-from owlcap.eval.dream1k.runner import load_dream_captions
+from owlcap.eval.vdc.captions import load_vdc_captions
 from owlcap.eval.vdc.config import VDCEvalConfig
-from owlcap.eval.vdc.runner import load_vdc_captions
 
 
 def test_owlcap_caption_files_keep_the_last_success_and_report_bad_lines(tmp_path):

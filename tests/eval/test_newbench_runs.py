@@ -245,7 +245,7 @@ def test_carebench_run_equals_the_official_rules(judge_process, samples_dir, tmp
     # the same judge answers, scored with a failed call failing only its own kind
     scoped = reaggregate(tmp_path / "run", scoring={"failure_scope": "aspect"})
     assert scoped.report["results"]["events"]["count"] == 11 and scoped.report["results"]["objects"]["count"] == 10
-    assert scoped.out == tmp_path / "run" / "rescored-care"
+    assert scoped.out == tmp_path / "run" / "rescored-care-failure_scope=aspect"
 
 
 def test_capability_run_equals_the_official_rules_with_its_rounds(judge_process, tmp_path):

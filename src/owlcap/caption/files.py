@@ -28,7 +28,8 @@ CaptionOf = Callable[[dict[str, Any]], str]
 
 @dataclass
 class LoadedCaptions:
-    """Captions by key, failed captions by key (the cause), bad lines (file:line: cause), and provenance."""
+    """Captions by key, failed captions by key (the cause), bad lines (file:line: cause), and provenance
+    (``captioning``: the summary of the captioning run that wrote the file, when a benchmark captioned first)."""
 
     captions: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -36,15 +37,17 @@ class LoadedCaptions:
     files: dict[str, str] = field(default_factory=dict)
     models: set[str] = field(default_factory=set)
     prompts: dict[str, str] = field(default_factory=dict)
+    captioning: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "files": self.files,
             "captions": len(self.captions),
             "failed_captions": len(self.failed),
             "bad_lines": len(self.bad_lines),
             "captioners": sorted(self.models),
         }
+        return described | ({"captioning": self.captioning} if self.captioning else {})
 
 
 def dotted(record: Any, path: str) -> Any:

@@ -11,9 +11,12 @@ reaggregate("runs/vdc", "lmms")            # the same judge answers, scored unde
 compare_runs(["runs/a", "runs/b"], out="runs/compare")
 ```
 
-Each benchmark is a folder (``vdc``, ``dream1k``, ``carebench``, ``capability``) with its config and presets,
-``load``, ``prompts``, ``score_item`` and ``aggregate``; the runs share judging, the run folder, reports and
-comparison (``registry`` names them). Nothing runs at import; the names below load their modules on first use.
+Each benchmark is a folder (``vdc``, ``dream1k``, ``carebench``, ``capability``): its config and presets, and one
+module per step of its recipe (``runner``: load -> caption -> judge -> score -> report; ``data``, ``captions``,
+``judge``, ``scoring``, ``report``), with its prompts and pure functions (``load``, ``score_item``, ``aggregate``).
+Below them, what every benchmark shares: the judge session (``judging``), the run folder (``runs``), the judging of
+planned items (``runner``), the score and report steps' common parts (``report``), re-scoring and comparison
+(``registry`` names the benchmarks). Nothing runs at import; the names below load their modules on first use.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from owlcap.caption.config import CaptioningConfig
 from owlcap.config import deep_merge
 from owlcap.errors import ConfigError
+from owlcap.llm import parse_spec
 
 
 class CaptionSource(BaseModel):
@@ -95,3 +96,13 @@ def deviations(values: dict[str, Any], preset_values: dict[str, Any], prefix: st
         elif value != official:
             changed[f"{prefix}{key}"] = {"value": value, "preset": official}
     return changed
+
+
+def judge_deviations(judge: Any, official: dict[str, Any]) -> dict[str, Any]:
+    """The settings of ``judge`` (a ``JudgeConfig``) that differ from a preset's official ones; the model is
+    compared by name, not endpoint."""
+    official = dict(official)
+    actual = judge.model_dump(include=set(official))
+    official["model"] = str(parse_spec(official["model"]).model)
+    actual["model"] = str(parse_spec(actual["model"]).model)
+    return deviations(actual, official, "judge.")

@@ -321,6 +321,50 @@ class LoopOutcome:
     stopped: str | None = None
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_all(
+    config: JudgeConfig,
+    items: list[Any],
+    judge_one: Callable[[JudgeSession, Any], Awaitable[dict | None]],
+    write: Callable[[dict], None],
+    *,
+    description: str,
+) -> LoopOutcome:
+    """One judge session over ``items``: the preflight (``JudgeError`` if the judge does not answer), then
+    ``judge_items`` on the judge's background loop, with what it cost. Ctrl-C propagates once the loop stopped."""
+    session = JudgeSession(config)
+    try:
+        run_judging(session, session.preflight())
+        before = session.llm.stats.snapshot()
+        outcome = run_judging(
+            session,
+            judge_items(
+                session, items, len(items), lambda item: judge_one(session, item), write, description=description
+            ),
+        )
+        outcome.cost = cost(session.llm.stats.snapshot() - before, outcome.wall_s)
+        return outcome
+    finally:
+        session.llm.close()
+
+
+def cost(delta: Any, wall_s: float) -> dict[str, Any]:
+    """The judging cost of one session from the ``owlcap.llm`` counters (``StatsSnapshot`` differences)."""
+    return {
+        "requests": delta.requests,
+        "retried_requests": delta.retries,
+        "resampled_answers": delta.repairs,
+        "failed_calls": delta.failures,
+        "cache_hits": delta.cache_hits,
+        "prompt_tokens": delta.prompt_tokens,
+        "completion_tokens": delta.completion_tokens,
+        "prompt_chars": delta.prompt_chars,
+        "completion_chars": delta.completion_chars,
+        "wall_s": round(wall_s, 3),
+        "requests_per_s": round(delta.requests / wall_s, 3) if wall_s > 0 else None,
+    }
 
 
 async def judge_items(

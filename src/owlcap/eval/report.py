@@ -1,4 +1,5 @@
-"""The parts of a report every benchmark shares: counts, judge-noise spread, notes, and writing the files.
+"""The score and report steps every benchmark shares: the numbers over judge repeats, counts, notes, what the run
+was, and writing the files.
 
 A report is ``report.json`` (everything: the numbers, their intervals, the judge, prompt set, captions, every
 switch and how it differs from the preset, counts and cost), ``report.md`` (the papers' table) and PNG plots.
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from owlcap.eval.config import deviations, judge_deviations
+from owlcap.eval.judging import judge_notes
 from owlcap.eval.runs import write_json
 
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
@@ -71,32 +74,62 @@ def item_counts(records: list[dict[str, Any]], calls: Callable[[dict[str, Any]],
     }
 
 
-def benchmark_report(
-    benchmark: str,
-    header: dict[str, Any],
+@dataclass
+class Scores:
+    """A run's numbers (the score step): the aggregate of the first repeat, with its intervals, its headline
+    figures, and with several judge repeats each repeat's headline figures and their spread."""
+
+    results: dict[str, Any]
+    headline: dict[str, float | None]
+    repeats: dict[str, Any] | None = None
+
+
+def score_repeats(
     records: list[dict[str, Any]],
     scoring: Any,
-    preset: str,
     settings: Any,
     *,
-    official_scoring: dict[str, Any],
     aggregate: Callable[..., dict[str, Any]],
     headline: Callable[[dict[str, Any]], dict[str, float | None]],
-    calls: Callable[[dict[str, Any]], list[dict[str, Any] | None]],
-) -> dict[str, Any]:
-    """What every benchmark's ``report.json`` holds, from the run header and the item records (no judge needed):
-    provenance, the preset's deviations, the aggregate of the first repeat, and the spread over repeats."""
-    from owlcap.eval.config import deviations
-
-    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
-    by_repeat = {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
+) -> Scores:
+    """Stage 2 over a run's records under ``scoring``: ``aggregate`` the first repeat with bootstrap intervals
+    (``settings``: a ``ReportConfig``); with several repeats, the spread of each headline figure over them."""
+    by_repeat = by_repeats(records)
+    first = next(iter(by_repeat))
     results = aggregate(
-        by_repeat[repeats[0]],
+        by_repeat[first],
         scoring,
         bootstrap_samples=settings.bootstrap_samples,
         confidence=settings.confidence,
         seed=settings.seed,
     )
+    scores = Scores(results, headline(results))
+    if len(by_repeat) > 1:
+        headlines = [headline(aggregate(group, scoring)) for group in by_repeat.values()]
+        scores.repeats = {"count": len(by_repeat), "spread": repeat_spread(headlines)}
+    return scores
+
+
+def by_repeats(records: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The records of each judge repeat, in repeat order (repeat 0 alone when there are none)."""
+    repeats = sorted({record.get("repeat", 0) for record in records}) or [0]
+    return {k: [r for r in records if r.get("repeat", 0) == k] for k in repeats}
+
+
+def benchmark_report(
+    benchmark: str,
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scores: Scores,
+    scoring: Any,
+    preset: str,
+    settings: Any,
+    *,
+    official_scoring: dict[str, Any],
+    calls: Callable[[dict[str, Any]], list[dict[str, Any] | None]],
+) -> dict[str, Any]:
+    """What every benchmark's ``report.json`` holds, from the run header, the item records and their ``scores``
+    (no judge needed): provenance, the preset's deviations, the numbers and the spread over repeats."""
     scoring_values = scoring.model_dump()
     report: dict[str, Any] = {
         "benchmark": benchmark,
@@ -113,15 +146,14 @@ def benchmark_report(
         "confidence": settings.confidence,
         "bootstrap_samples": settings.bootstrap_samples,
         "data": header.get("data"),
-        "results": results,
-        "headline": headline(results),
-        "counts": item_counts(by_repeat[repeats[0]], calls),
+        "results": scores.results,
+        "headline": scores.headline,
+        "counts": item_counts(next(iter(by_repeats(records).values())), calls),
         "last_run": header.get("last_run"),
         "notes": list(header.get("notes") or []),
     }
-    if len(repeats) > 1:
-        headlines = [headline(aggregate(by_repeat[k], scoring)) for k in repeats]
-        report["repeats"] = {"count": len(repeats), "spread": repeat_spread(headlines)}
+    if scores.repeats is not None:
+        report["repeats"] = scores.repeats
     return report
 
 
@@ -139,6 +171,70 @@ def repeat_spread(headlines: list[dict[str, float | None]]) -> dict[str, Any]:
             "max": max(finite) if finite else None,
         }
     return spread
+
+
+def record_run(
+    config: Any, judged: Any, official: dict[str, Any], *, prompts: Any, captions: Any, data_notes: Any
+) -> dict[str, Any]:
+    """Complete ``run.json`` (the header of ``judged``, an ``Execution``) with what the run was and return it: the
+    judge and how it and the protocol differ from the ``official`` preset values, the prompt set, the protocol, the
+    captions (and the captioning that made them), what loading the data found, the notes every report of such a run
+    carries, and what this invocation did (``last_run``)."""
+    judge, judge_note = config.judge.describe(), judge_notes(config.judge)
+    notes = caption_notes(prompts.name, captions.bad_lines) + judge_note
+    if judged.stopped:
+        notes.append(judged.stopped)
+    if judged.errors:
+        notes.append(f"{len(judged.errors)} item(s) hit an unexpected error (a bug; see the log): {judged.errors[0]}")
+    changed = judge_deviations(config.judge, official["judge"])
+    for section in [name for name in official if name not in ("judge", "scoring")]:  # protocol; CAPability's retry
+        changed |= deviations(getattr(config, section).model_dump(), official[section], f"{section}.")
+    header = judged.header | {
+        "judge": judge,
+        "judge_deviations": changed,
+        "prompts": prompts.describe(),
+        "protocol": config.protocol.model_dump(),
+        "captions": captions.describe(),
+        "data": data_notes,
+        "notes": notes,
+        "last_run": {
+            "cost": judged.cost,
+            "reused_items": judged.reused,
+            "judged_items": judged.judged,
+            "not_judged_items": judged.not_judged,
+        },
+    }
+    judged.run.write_header(header)
+    return header
+
+
+def caption_notes(prompts_name: str, bad_lines: list[str]) -> list[str]:
+    notes = [] if prompts_name != "owlcap" else ["prompt set: owlcap's own (not the official texts)"]
+    if bad_lines:
+        notes.append(f"{len(bad_lines)} unreadable caption line(s), first: {bad_lines[0]}")
+    return notes
+
+
+def publish(
+    config: Any, judged: Any, report: dict[str, Any], markdown: str, plot: Callable[[Path], list[Path]]
+) -> EvalResult:
+    """Write a run's ``report`` (with the items this invocation left unjudged), its ``markdown`` and, if the
+    report settings ask, its ``plot`` into ``config.out``; say whether the run is complete."""
+    report["counts"]["not_judged"] = judged.not_judged
+    write_outputs(config.out, report, markdown, plot if config.report.plots else None)
+    return EvalResult(config.out, report, *completeness(report["counts"]))
+
+
+def completeness(counts: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether every item was judged without a failed call, and what was not."""
+    problems = []
+    if counts.get("failed"):
+        problems.append(f"{counts['failed']} item(s) with failed judge calls ({counts.get('failed_calls')})")
+    if counts.get("no_caption"):
+        problems.append(f"{counts['no_caption']} item(s) without a caption")
+    if counts.get("not_judged"):
+        problems.append(f"{counts['not_judged']} item(s) not judged (the run stopped); re-run to resume")
+    return not problems, problems
 
 
 def clean(value: Any) -> Any:

@@ -15,8 +15,7 @@ from typing import Any
 from owlcap.errors import ConfigError
 from owlcap.eval.config import ReportConfig
 from owlcap.eval.registry import BENCHMARKS
-from owlcap.eval.report import EvalResult, write_outputs
-from owlcap.eval.runner import completeness
+from owlcap.eval.report import EvalResult, completeness, write_outputs
 from owlcap.eval.runs import RunDir, read_items
 from owlcap.hashing import json_digest
 

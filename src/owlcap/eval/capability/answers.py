@@ -7,9 +7,9 @@ docs/eval-capability.md): a score must be -1, 0 or 1 (or the strings "-1", "0", 
 ``{object: n}`` (a dict passes only with a string value, since the official check calls ``.strip()`` on it, and
 never for dynamic_object_number, whose check looks the key up on the wrong object); a category list is checked
 against the category names, and for a camera angle or movement an item written as the full category explanation
-fails (the official code calls ``.split`` on the list). ``score`` is ``post_process_*``: 1 correct, -1 wrong, 0
-not mentioned. Everything raises ``ValueError`` for an answer the official code would not accept, so one function
-serves the judge (a call that fails is asked again next round) and the re-scoring of a finished run.
+fails (the official code calls ``.split`` on the list). ``score_answer`` is ``post_process_*``: 1 correct, -1
+wrong, 0 not mentioned. Everything raises ``ValueError`` for an answer the official code would not accept, so one
+function serves the judge (a call that fails is asked again next round) and the re-scoring of a finished run.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _categories(task: str, response: Any) -> list[str]:
     return pred
 
 
-def score(task: str, validated: dict[str, Any], annotation: Any) -> int:
+def score_answer(task: str, validated: dict[str, Any], annotation: Any) -> int:
     """``post_process_<task>``: a score answer's score; a classification: 0 for ['N/A'], 1 when the annotated
     category is in the list, else -1 (an empty list too)."""
     if task not in CLASSIFICATION:

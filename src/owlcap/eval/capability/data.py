@@ -71,6 +71,10 @@ class CapData:
     tasks: dict[str, list[CapRecord]]
     duplicates: dict[str, list[str]] = field(default_factory=dict)
 
+    def selected(self, limit: int | None = None) -> list[CapRecord]:
+        """Every record of every loaded dimension, or the first ``limit`` of each, dimension by dimension."""
+        return [record for records in self.tasks.values() for record in (records[:limit] if limit else records)]
+
     def notes(self) -> dict[str, Any]:
         return {
             "folder": self.root,

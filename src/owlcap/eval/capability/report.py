@@ -1,16 +1,32 @@
-"""The CAPability report: ``report.json`` content, the official per-dimension table (precision, recall, F1, hit
-rate x100) and the average over dimensions, a plot, and the columns ``owlcap eval compare`` shows."""
+"""CAPability's report step: ``run.json`` completed, ``report.json`` (everything), the official per-dimension table
+in ``report.md`` (precision, recall, F1, hit rate x100) and the average over dimensions, a plot, and the columns
+``owlcap eval compare`` shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from owlcap.eval.capability.config import PRESETS, CapScoring
-from owlcap.eval.capability.scoring import METRICS, aggregate, headline
+from owlcap.caption.files import LoadedCaptions
+from owlcap.eval.capability.config import PRESETS, CapEvalConfig, CapScoring
+from owlcap.eval.capability.data import CapData
+from owlcap.eval.capability.scoring import METRICS, score
 from owlcap.eval.config import ReportConfig
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import benchmark_report, ci, pct, provenance_lines, repeat_lines, table
+from owlcap.eval.prompt_sets import PromptSet
+from owlcap.eval.report import (
+    EvalResult,
+    Scores,
+    benchmark_report,
+    ci,
+    pct,
+    provenance_lines,
+    publish,
+    record_run,
+    repeat_lines,
+    table,
+)
+from owlcap.eval.runner import Execution
 
 AVERAGES = (("average", "**average**"), ("video_average", "video average"), ("image_average", "image average"))
 
@@ -19,20 +35,44 @@ def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
     return list(record.get("calls") or [])
 
 
+def write_report(
+    config: CapEvalConfig,
+    judged: Execution,
+    scores: Scores,
+    *,
+    data: CapData,
+    prompts: PromptSet,
+    captions: LoadedCaptions,
+) -> EvalResult:
+    """Complete ``run.json`` with what the run was (judge, retry rounds, prompt set, captions, data notes), then
+    write ``report.json``, ``report.md`` and the plot into ``config.out``."""
+    official = PRESETS[config.preset]
+    notes = data.notes() | {"retry": config.retry.model_dump()}
+    header = record_run(config, judged, official, prompts=prompts, captions=captions, data_notes=notes)
+    report = build_report(header, judged.records, config.scoring, config.preset, config.report, scores=scores)
+    return publish(config, judged, report, markdown(report), lambda out: plot(report, out))
+
+
 def build_report(
-    header: dict[str, Any], records: list[dict[str, Any]], scoring: CapScoring, preset: str, settings: ReportConfig
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scoring: CapScoring,
+    preset: str,
+    settings: ReportConfig,
+    *,
+    scores: Scores | None = None,
 ) -> dict[str, Any]:
-    """The whole report from the run header and the item records (no judge needed)."""
+    """The whole report from the run header and the item records (no judge needed); ``scores`` when the score
+    step has them, else scored here (re-scoring). Files the official rounds left out are counted and noted."""
     report = benchmark_report(
         "capability",
         header,
         records,
+        scores or score(records, scoring, settings),
         scoring,
         preset,
         settings,
         official_scoring=PRESETS[preset]["scoring"],
-        aggregate=aggregate,
-        headline=headline,
         calls=_calls,
     )
     statuses: dict[str, int] = {}

@@ -19,11 +19,19 @@ from typing import Any
 import numpy as np
 
 from owlcap.eval.bootstrap import interval
-from owlcap.eval.capability.answers import read_literal, score, validate_call
+from owlcap.eval.capability.answers import read_literal, score_answer, validate_call
 from owlcap.eval.capability.config import GROUPS, TASKS, CapScoring
+from owlcap.eval.config import ReportConfig
+from owlcap.eval.report import Scores, score_repeats
 
 METRICS = ("precision", "recall", "f1", "hit_rate")
 FAILED_CALLS = ("judge_unavailable", "judge_rejected")
+
+
+def score(records: list[dict[str, Any]], scoring: CapScoring, settings: ReportConfig) -> Scores:
+    """A run's numbers under ``scoring``: the first repeat's ``aggregate`` with bootstrap intervals (``settings``),
+    and the spread of every headline figure over the judge repeats."""
+    return score_repeats(records, scoring, settings, aggregate=aggregate, headline=headline)
 
 
 @dataclass
@@ -59,7 +67,7 @@ def score_item(record: dict[str, Any], scoring: CapScoring) -> FileScore:
         for index, call in enumerate(calls):
             response = read_literal(call.get("raw"), strip=scoring.strip_answer)
             validated = validate_call(task, response, annotation, index, strict_match=scoring.strict_match)
-            result.scores.append(score(task, validated, annotation))
+            result.scores.append(score_answer(task, validated, annotation))
     except ValueError as exc:
         result.status, result.reason, result.scores = "invalid", f"refused under these rules: {exc}", []
     return result

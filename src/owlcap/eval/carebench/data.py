@@ -49,6 +49,10 @@ class CareData:
     items: list[CareItem]
     categories: dict[str, int] = field(default_factory=dict)
 
+    def selected(self, limit: int | None = None) -> list[CareItem]:
+        """The items to evaluate: all, or the first ``limit``."""
+        return self.items[:limit] if limit else self.items
+
     def notes(self) -> dict[str, Any]:
         return {
             "file": self.path,

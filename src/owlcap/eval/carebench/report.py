@@ -1,16 +1,32 @@
-"""The CaReBench report: ``report.json`` content, the official table (action and object F1 / recall / precision
-x100), the breakdown by category, a plot, and the columns ``owlcap eval compare`` shows."""
+"""CaReBench's report step: ``run.json`` completed, ``report.json`` (everything), the official table in
+``report.md`` (action and object F1 / recall / precision x100) with the breakdown by category, a plot, and the
+columns ``owlcap eval compare`` shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from owlcap.eval.carebench.config import ASPECTS, PRESETS, CareScoring
-from owlcap.eval.carebench.scoring import CALLS, aggregate, headline
+from owlcap.caption.files import LoadedCaptions
+from owlcap.eval.carebench.config import ASPECTS, PRESETS, CareEvalConfig, CareScoring
+from owlcap.eval.carebench.data import CareData
+from owlcap.eval.carebench.scoring import CALLS, score
 from owlcap.eval.config import ReportConfig
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import benchmark_report, ci, pct, provenance_lines, repeat_lines, table
+from owlcap.eval.prompt_sets import PromptSet
+from owlcap.eval.report import (
+    EvalResult,
+    Scores,
+    benchmark_report,
+    ci,
+    pct,
+    provenance_lines,
+    publish,
+    record_run,
+    repeat_lines,
+    table,
+)
+from owlcap.eval.runner import Execution
 
 METRICS = ("f1", "recall", "precision")
 LABELS = {"events": "Action", "objects": "Object"}
@@ -21,20 +37,43 @@ def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
     return [(record.get(aspect) or {}).get(name) for aspect in ASPECTS for name in CALLS]
 
 
+def write_report(
+    config: CareEvalConfig,
+    judged: Execution,
+    scores: Scores,
+    *,
+    data: CareData,
+    prompts: PromptSet,
+    captions: LoadedCaptions,
+) -> EvalResult:
+    """Complete ``run.json`` with what the run was (judge, prompt set, captions, data notes), then write
+    ``report.json``, ``report.md`` and the plot into ``config.out``."""
+    official = PRESETS[config.preset]
+    header = record_run(config, judged, official, prompts=prompts, captions=captions, data_notes=data.notes())
+    report = build_report(header, judged.records, config.scoring, config.preset, config.report, scores=scores)
+    return publish(config, judged, report, markdown(report), lambda out: plot(report, out))
+
+
 def build_report(
-    header: dict[str, Any], records: list[dict[str, Any]], scoring: CareScoring, preset: str, settings: ReportConfig
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scoring: CareScoring,
+    preset: str,
+    settings: ReportConfig,
+    *,
+    scores: Scores | None = None,
 ) -> dict[str, Any]:
-    """The whole report from the run header and the item records (no judge needed)."""
+    """The whole report from the run header and the item records (no judge needed); ``scores`` when the score
+    step has them, else scored here (re-scoring)."""
     return benchmark_report(
         "carebench",
         header,
         records,
+        scores or score(records, scoring, settings),
         scoring,
         preset,
         settings,
         official_scoring=PRESETS[preset]["scoring"],
-        aggregate=aggregate,
-        headline=headline,
         calls=_calls,
     )
 

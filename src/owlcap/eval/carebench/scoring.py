@@ -20,9 +20,17 @@ import numpy as np
 
 from owlcap.eval.bootstrap import f1, interval, resampled_means
 from owlcap.eval.carebench.config import ASPECTS, CareScoring
+from owlcap.eval.config import ReportConfig
+from owlcap.eval.report import Scores, score_repeats
 
 CALLS = ("reference_extraction", "extraction", "recall", "precision")
 """The calls of one aspect of one sample (``reference_extraction`` only when the annotation has no list)."""
+
+
+def score(records: list[dict[str, Any]], scoring: CareScoring, settings: ReportConfig) -> Scores:
+    """A run's numbers under ``scoring``: the first repeat's ``aggregate`` with bootstrap intervals (``settings``),
+    and the spread of every headline figure over the judge repeats."""
+    return score_repeats(records, scoring, settings, aggregate=aggregate, headline=headline)
 
 
 @dataclass

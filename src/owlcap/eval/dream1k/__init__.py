@@ -2,7 +2,8 @@
 
 ``load`` (annotations), ``prompts`` (the three judge calls and their official parsers), ``score_item`` /
 ``aggregate`` (per sample, then per category, OVERALL and buckets), ``DreamEvalConfig`` and ``PRESETS``
-(tarsier); ``owlcap.eval.dream1k.runner.evaluate_dream1k`` runs it all.
+(tarsier). ``owlcap.eval.dream1k.runner.evaluate_dream1k`` is the recipe, one module per step: ``data`` ->
+``captions`` -> ``judge`` -> ``scoring`` -> ``report``.
 """
 
 from owlcap.eval.dream1k import prompts

@@ -44,6 +44,10 @@ class DreamData:
     skipped_other_datasets: int = 0
     duplicates: list[dict] = field(default_factory=list)
 
+    def selected(self, limit: int | None = None) -> list[DreamItem]:
+        """The items to evaluate: all, or the first ``limit``."""
+        return self.items[:limit] if limit else self.items
+
     def notes(self) -> dict[str, Any]:
         datasets: dict[str, int] = {}
         for item in self.items:

@@ -1,15 +1,30 @@
-"""The DREAM-1K report: ``report.json`` content, Tarsier's table (F1 / recall / precision x100), buckets, a plot."""
+"""DREAM-1K's report step: ``run.json`` completed, ``report.json`` (everything), Tarsier's table in ``report.md``
+(F1 / recall / precision x100) with its buckets, a plot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from owlcap.caption.files import LoadedCaptions
 from owlcap.eval.config import ReportConfig
-from owlcap.eval.dream1k.config import PRESETS, DreamScoring
-from owlcap.eval.dream1k.scoring import CALLS, aggregate, headline
+from owlcap.eval.dream1k.config import PRESETS, DreamEvalConfig, DreamScoring
+from owlcap.eval.dream1k.data import DreamData
+from owlcap.eval.dream1k.scoring import CALLS, score
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import benchmark_report, ci, pct, provenance_lines, table
+from owlcap.eval.prompt_sets import PromptSet
+from owlcap.eval.report import (
+    EvalResult,
+    Scores,
+    benchmark_report,
+    ci,
+    pct,
+    provenance_lines,
+    publish,
+    record_run,
+    table,
+)
+from owlcap.eval.runner import Execution
 
 METRICS = ("f1", "recall", "precision")
 
@@ -18,20 +33,43 @@ def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
     return [record.get(name) for name in CALLS]
 
 
+def write_report(
+    config: DreamEvalConfig,
+    judged: Execution,
+    scores: Scores,
+    *,
+    data: DreamData,
+    prompts: PromptSet,
+    captions: LoadedCaptions,
+) -> EvalResult:
+    """Complete ``run.json`` with what the run was (judge, prompt set, captions, data notes), then write
+    ``report.json``, ``report.md`` and the plot into ``config.out``."""
+    official = PRESETS[config.preset]
+    header = record_run(config, judged, official, prompts=prompts, captions=captions, data_notes=data.notes())
+    report = build_report(header, judged.records, config.scoring, config.preset, config.report, scores=scores)
+    return publish(config, judged, report, markdown(report), lambda out: plot(report, out))
+
+
 def build_report(
-    header: dict[str, Any], records: list[dict[str, Any]], scoring: DreamScoring, preset: str, settings: ReportConfig
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scoring: DreamScoring,
+    preset: str,
+    settings: ReportConfig,
+    *,
+    scores: Scores | None = None,
 ) -> dict[str, Any]:
-    """The whole report from the run header and the item records (no judge needed)."""
+    """The whole report from the run header and the item records (no judge needed); ``scores`` when the score
+    step has them, else scored here (re-scoring)."""
     return benchmark_report(
         "dream1k",
         header,
         records,
+        scores or score(records, scoring, settings),
         scoring,
         preset,
         settings,
         official_scoring=PRESETS[preset]["scoring"],
-        aggregate=aggregate,
-        headline=headline,
         calls=_calls,
     )
 

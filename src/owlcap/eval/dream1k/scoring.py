@@ -5,6 +5,7 @@ prediction) and precision (share of the prediction's events entailed by the refe
 its three calls did. Stage 2, ``aggregate``: per category the mean recall and precision and the F1 of those means;
 OVERALL the mean over categories (macro) of recall and precision and their F1; buckets by n_subjects, n_shots,
 n_events pooled over all successful samples; micro (pooled) beside macro; bootstrap intervals within categories.
+The recipe's score step, ``score``, runs stage 2 over a run's records (every judge repeat).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from owlcap.eval.bootstrap import f1, interval
+from owlcap.eval.config import ReportConfig
 from owlcap.eval.dream1k.config import DreamScoring
+from owlcap.eval.report import Scores, score_repeats
 
 BUCKETS: dict[str, tuple[tuple[str, Any], ...]] = {
     "subjects": (
@@ -41,6 +44,12 @@ BUCKETS: dict[str, tuple[tuple[str, Any], ...]] = {
 """Tarsier's buckets, tested in order, first match wins; a value matching none (e.g. 4.5 events) is left out."""
 
 CALLS = ("extraction", "recall", "precision")
+
+
+def score(records: list[dict[str, Any]], scoring: DreamScoring, settings: ReportConfig) -> Scores:
+    """A run's numbers under ``scoring``: the first repeat's ``aggregate`` with bootstrap intervals (``settings``),
+    and the spread of every headline figure over the judge repeats."""
+    return score_repeats(records, scoring, settings, aggregate=aggregate, headline=headline)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 ``load`` (question files), ``prompts`` (captioning prompt per video and dimension, the two judge calls),
 ``score_item`` / ``aggregate`` (per video, then per dimension, under any preset's rules), ``VDCEvalConfig`` and
-``PRESETS`` (auroracap, lmms, lmms_gpt); ``owlcap.eval.vdc.runner.evaluate_vdc`` runs it all.
+``PRESETS`` (auroracap, lmms, lmms_gpt). ``owlcap.eval.vdc.runner.evaluate_vdc`` is the recipe, one module per
+step: ``data`` -> ``captions`` -> ``judge`` -> ``scoring`` -> ``report``.
 """
 
 from owlcap.eval.vdc import prompts

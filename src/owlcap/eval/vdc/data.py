@@ -54,6 +54,17 @@ class VDCData:
             seen.update(dict.fromkeys(data.videos))
         return list(seen)
 
+    def pairs(self, limit: int | None = None) -> list[tuple[str, str]]:
+        """The (dimension, video) pairs to evaluate: every video with questions, or those of the first ``limit``
+        videos (in first-seen order), dimension by dimension."""
+        chosen = set(self.video_ids()[:limit]) if limit else None
+        return [
+            (dimension, video_id)
+            for dimension, data in self.dimensions.items()
+            for video_id in data.videos
+            if chosen is None or video_id in chosen
+        ]
+
     def notes(self) -> dict:
         """What loading did beyond reading: repeated videos, videos without questions, videos absent from a file."""
         everywhere = self.video_ids()

@@ -1,15 +1,31 @@
-"""The VDC report: ``report.json`` content, the papers' table (Acc x100 / Score per dimension + average), a plot."""
+"""VDC's report step: ``run.json`` completed, ``report.json`` (everything), the papers' table in ``report.md``
+(Acc x100 / Score per dimension + average), a plot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from owlcap.caption.files import LoadedCaptions
 from owlcap.eval.config import ReportConfig
 from owlcap.eval.plots import grouped_bars, scaled, scaled_intervals
-from owlcap.eval.report import benchmark_report, ci, num, pct, provenance_lines, table
-from owlcap.eval.vdc.config import PRESETS, VDCScoring
-from owlcap.eval.vdc.scoring import aggregate, headline
+from owlcap.eval.prompt_sets import PromptSet
+from owlcap.eval.report import (
+    EvalResult,
+    Scores,
+    benchmark_report,
+    ci,
+    num,
+    pct,
+    provenance_lines,
+    publish,
+    record_run,
+    table,
+)
+from owlcap.eval.runner import Execution
+from owlcap.eval.vdc.config import PRESETS, VDCEvalConfig, VDCScoring
+from owlcap.eval.vdc.data import VDCData
+from owlcap.eval.vdc.scoring import score
 
 PARSE_FAILURES = ("unparsable", "missing_key", "bad_score")
 
@@ -18,20 +34,44 @@ def _calls(record: dict[str, Any]) -> list[dict[str, Any] | None]:
     return [call for q in record.get("questions", []) for call in (q.get("answer_call"), q.get("verdict_call"))]
 
 
+def write_report(
+    config: VDCEvalConfig,
+    judged: Execution,
+    scores: Scores,
+    *,
+    data: VDCData,
+    prompts: PromptSet,
+    captions: LoadedCaptions,
+) -> EvalResult:
+    """Complete ``run.json`` with what the run was (judge, prompt set, captions, data notes), then write
+    ``report.json``, ``report.md`` and the plot into ``config.out``."""
+    official = PRESETS[config.preset]
+    header = record_run(config, judged, official, prompts=prompts, captions=captions, data_notes=data.notes())
+    report = build_report(header, judged.records, config.scoring, config.preset, config.report, scores=scores)
+    return publish(config, judged, report, markdown(report), lambda out: plot(report, out))
+
+
 def build_report(
-    header: dict[str, Any], records: list[dict[str, Any]], scoring: VDCScoring, preset: str, settings: ReportConfig
+    header: dict[str, Any],
+    records: list[dict[str, Any]],
+    scoring: VDCScoring,
+    preset: str,
+    settings: ReportConfig,
+    *,
+    scores: Scores | None = None,
 ) -> dict[str, Any]:
-    """The whole report from the run header and the item records (no judge needed)."""
+    """The whole report from the run header and the item records (no judge needed); ``scores`` when the score
+    step has them, else scored here (re-scoring)."""
+    scores = scores or score(records, scoring, settings)
     report = benchmark_report(
         "vdc",
         header,
         records,
+        scores,
         scoring,
         preset,
         settings,
         official_scoring=PRESETS[preset]["scoring"],
-        aggregate=aggregate,
-        headline=headline,
         calls=_calls,
     )
     report["notes"] = _notes(header, report["results"], preset)

@@ -4,6 +4,7 @@ Stage 1, ``score_item``: one (dimension, video) record's verdicts become the vid
 reason it is left out. Stage 2, ``aggregate``: per dimension the unweighted mean over kept videos (the official
 macro average), the per-question pooled (micro) average beside it, bootstrap intervals over videos, and the
 unweighted mean of the dimensions (the papers' convention; no official script computes it).
+The recipe's score step, ``score``, runs stage 2 over a run's records (every judge repeat).
 
 Verdicts are parsed here from the judge's raw answers, so a run judged once can be re-scored under another preset.
 """
@@ -18,10 +19,18 @@ from typing import Any
 import numpy as np
 
 from owlcap.eval.bootstrap import interval, resampled_means
+from owlcap.eval.config import ReportConfig
+from owlcap.eval.report import Scores, score_repeats
 from owlcap.eval.vdc.config import VDCScoring
 from owlcap.eval.vdc.data import DIMENSIONS
 
 FAILED_CALLS = ("judge_unavailable", "judge_rejected")
+
+
+def score(records: list[dict[str, Any]], scoring: VDCScoring, settings: ReportConfig) -> Scores:
+    """A run's numbers under ``scoring``: the first repeat's ``aggregate`` with bootstrap intervals (``settings``),
+    and the spread of every headline figure over the judge repeats."""
+    return score_repeats(records, scoring, settings, aggregate=aggregate, headline=headline)
 
 
 @dataclass(frozen=True)
