@@ -151,7 +151,10 @@ def test_aggregate_pools_scores_per_dimension_and_averages_dimensions():
 
 def test_prompts_fill_every_placeholder_and_split_counts_into_one_call_per_object():
     prompts = load_prompt_set("official", benchmark="capability", search_dirs=[], required=cap_prompts.REQUIRED)
-    assert prompts.name == "official"
+    assert prompts.name == "official"  # the shipped file hashes to OFFICIAL_SHA256["capability"]
+    own = load_prompt_set("owlcap", benchmark="capability", search_dirs=[], required=cap_prompts.REQUIRED)
+    assert own.sha256[:16] == "79148251416f6e00"  # owlcap's own texts change only on purpose (and documented)
+    assert "Video Caption: {CAPTION}" in own.get("judge", "dynamic_object_number", "user")
     protocol = CapProtocol(**PRESETS["capability"]["protocol"])
     calls = cap_prompts.judge_messages(
         prompts, "dynamic_object_number", " A {NUMBER} room. ", {"table": 4, "chair": 2}, protocol

@@ -4,9 +4,9 @@ import pytest
 from pydantic import ValidationError
 
 from owlcap.errors import DataError
+from owlcap.eval.capability.captions import caption_for, load_cap_captions
 from owlcap.eval.capability.config import VIDEO_TASKS, CapEvalConfig
 from owlcap.eval.capability.data import load
-from owlcap.eval.capability.captions import caption_for, load_cap_captions
 
 
 def test_sample_annotations_load_in_the_official_layout(samples_dir):

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from owlcap.errors import DataError
+from owlcap.eval.carebench.captions import load_care_captions
 from owlcap.eval.carebench.config import CareEvalConfig
 from owlcap.eval.carebench.data import load, official_descriptions
-from owlcap.eval.carebench.captions import load_care_captions
 
 
 def test_sample_annotations_load_in_the_official_layout(samples_dir):

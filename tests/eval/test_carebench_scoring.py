@@ -44,6 +44,7 @@ def test_official_texts_keep_their_quirks():
     assert same == dream.get("judge", "entailment", "user").replace("{EVENTS_PYTHON_REPR}", "{X}")
     own = load_prompt_set("owlcap", benchmark="carebench", search_dirs=[], required=care_prompts.REQUIRED)
     assert "Requirements:\n- Replace pronouns" in own.get("judge", "object_extraction", "user")
+    assert own.sha256[:16] == "260fd163a824b59b"  # owlcap's own texts change only on purpose (and documented)
 
 
 def test_messages_lowercase_replace_quotes_and_stand_in_for_an_empty_list():
