@@ -5,12 +5,12 @@
 
 Runs ``owlcap quickstart`` in a fresh run directory as a subprocess (imports, the tiny model build and every stage
 counted), then reads what the run recorded: each stage's wall time, the data build's counts, SFT's first and last
-loss, GRPO's reward_std and grad_norm per step, how far the vision tower's weights moved, and the CSER, VDC and
-DREAM-1K figures of the evaluation. The baseline, run side by side, is what the pipeline replaced: the old
-``configs/grpo/tiny.yaml`` smoke run (a random tiny model, G=2, 16-token completions: those settings given as
-overrides), whose rewards are flat within every group, so its gradient is zero. Wall time depends on what else the
-machine runs; the CPU time (user + system of the subprocess) is the steadier figure. The last line printed is one
-JSON object with the figures.
+loss, GRPO's reward_std and grad_norm per step, how far the vision tower's weights moved, and the CSER, VDC,
+DREAM-1K, CaReBench and CAPability figures of the evaluation. The baseline, run side by side, is what the pipeline
+replaced: the old ``configs/grpo/tiny.yaml`` smoke run (a random tiny model, G=2, 16-token completions: those
+settings given as overrides), whose rewards are flat within every group, so its gradient is zero. Wall time
+depends on what else the machine runs; the CPU time (user + system of the subprocess) is the steadier figure. The
+last line printed is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -63,10 +63,12 @@ def run_quickstart(run_dir: Path, extra: list[str]) -> dict:
         for verdict in json.loads(line).get("unit_verdicts", [])
         if "p_yes" in verdict
     ]
+    headline = ("average.", "overall.", "events.", "objects.")
     benchmarks = {
         f"{benchmark}/{source}": {key: round(value, 4) for key, value in run["headline"].items()
-                                  if key.startswith(("average.", "overall.")) and value is not None}
-        for benchmark in ("vdc", "dream1k") for source, run in report["eval"][benchmark].items()
+                                  if key.startswith(headline) and value is not None}
+        for benchmark in ("vdc", "dream1k", "carebench", "capability")
+        for source, run in (report["eval"].get(benchmark) or {}).items()
     }  # fmt: skip
     return {
         "wall_s": round(wall, 1),

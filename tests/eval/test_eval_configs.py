@@ -4,9 +4,7 @@ import jinja2
 import pytest
 
 from owlcap.config import load_config, load_yaml
-from owlcap.eval.dream1k.config import PRESETS as DREAM_PRESETS
-from owlcap.eval.dream1k.config import DreamEvalConfig
-from owlcap.eval.vdc.config import PRESETS as VDC_PRESETS
+from owlcap.eval.registry import BENCHMARKS
 from owlcap.eval.vdc.config import VDCEvalConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "eval"
@@ -14,17 +12,18 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "eval"
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_eval_config_loads_and_opens_with_its_command(path):
-    model = VDCEvalConfig if path.name.startswith("vdc") else DreamEvalConfig
-    config = load_config(model, path)
-    assert path.read_text().startswith("#") and "owlcap eval " in path.read_text().splitlines()[0]
+    benchmark = BENCHMARKS[path.name.split("_")[0]]
+    config = load_config(benchmark.config_model(), path)
+    assert path.read_text().startswith("#") and f"owlcap eval {benchmark.name} " in path.read_text().splitlines()[0]
     assert config.preset == load_yaml(path)["preset"]
-    presets = VDC_PRESETS if model is VDCEvalConfig else DREAM_PRESETS
+    presets = benchmark.module("config").PRESETS
     assert config.scoring.model_dump() == presets[config.preset]["scoring"]  # no config deviates silently
 
 
 def test_configs_cover_every_preset():
-    presets = {load_yaml(p)["preset"] for p in CONFIGS.glob("*.yaml")}
-    assert presets == set(VDC_PRESETS) | set(DREAM_PRESETS)
+    presets = {(p.name.split("_")[0], load_yaml(p)["preset"]) for p in CONFIGS.glob("*.yaml")}
+    expected = {(name, preset) for name, entry in BENCHMARKS.items() for preset in entry.module("config").PRESETS}
+    assert presets == expected
 
 
 def test_overrides_beat_the_preset_and_yaml():

@@ -164,7 +164,8 @@ def fault_reply(fault: str) -> Reply:
 
 
 def responder(faults: Faults | None = None):
-    """One responder for both benchmarks' judge prompts (and the preflight ping)."""
+    """One responder for every benchmark's judge prompts (and the preflight ping)."""
+    from helpers import scripted_newbench  # it builds on this module's answers
 
     def respond(request: RecordedRequest) -> Reply:
         user = request.text_of("user")
@@ -173,6 +174,8 @@ def responder(faults: Faults | None = None):
             fault = None  # VDC's first call answers in free text: any text is an answer, not garbage
         if fault is not None:
             return fault_reply(fault)
+        if (answer := scripted_newbench.respond(user)) is not None:  # CaReBench, CAPability
+            return Reply.ok(answer)
         if (match := _VERDICT.search(user)) is not None:
             return Reply.ok(vdc_verdict(*match.groups()))
         if (match := _ANSWER.search(user)) is not None:

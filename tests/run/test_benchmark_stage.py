@@ -1,6 +1,8 @@
-"""VDC and DREAM-1K in the eval stage, end to end on the sample annotation files: VDC on captions the GRPO model
+"""The benchmarks in the eval stage, end to end on the sample annotation files: VDC on captions the GRPO model
 wrote (one prompt per video and dimension) of stand-in videos, DREAM-1K on its reference captions (the rules
-judge's ceiling); every judge answer in the official format, read by the official parsers."""
+judge's ceiling), CaReBench and CAPability on the GRPO model's captions of the sample videos their samples
+annotate (CaReBench also on its reference captions); every judge answer in the official format, read by the
+official parsers."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import socket
 import pytest
 from run_helpers import overrides
 
+from owlcap.eval.prompt_sets import official_file
 from owlcap.run import StageError, quickstart_config, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -44,12 +47,32 @@ def test_dream1k_reference_captions_give_the_rules_judges_ceiling(finished_run):
     assert report["judge"]["spec"] == "rules" and report["counts"]["failed"] == 0
 
 
+def test_carebench_and_capability_judge_the_grpo_models_captions_of_the_sample_videos(finished_run):
+    summary = json.loads((finished_run / "eval" / "stage.json").read_text())["summary"]
+    care, cap = summary["carebench"], summary["capability"]
+    assert set(care) == {"grpo", "references"} and set(cap) == {"grpo"}
+    assert care["grpo"]["complete"] and care["grpo"]["counts"]["judged"] == 3
+    assert care["references"]["headline"]["events.precision"] == 1.0  # a reference's own events are entailed
+    captions = _lines(finished_run / "eval" / "carebench" / "grpo" / "captions.jsonl")
+    assert {c["id"] for c in captions} == {"blackboard_20350807", "programs_2", "hummingbird_3"}
+    assert {c["model"] for c in captions} == {str(finished_run / "grpo" / "model")}
+    assert cap["grpo"]["complete"] and cap["grpo"]["counts"]["judged"] == 12  # 4 video dimensions x 3 files
+    captions = _lines(finished_run / "eval" / "capability" / "grpo" / "captions.jsonl")
+    video_prompt = json.loads(official_file("capability").read_text())["caption_prompts"]["video"]
+    assert len(captions) == 3 and {c["prompt"] for c in captions} == {video_prompt}  # one per video, shared
+    for item in _lines(finished_run / "eval" / "capability" / "grpo" / "items.jsonl"):
+        assert all(ast.literal_eval(call["raw"]) for call in item["calls"])  # the official format
+    report = (finished_run / "report" / "report.md").read_text()
+    assert "CaReBench (grpo)" in report and "CAPability (grpo)" in report
+
+
 def test_a_benchmark_judge_that_does_not_answer_fails_the_eval_stage(run_copy):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     judge = f"openai:judge@http://127.0.0.1:{port}/v1"
     args = overrides(run_copy, eval__dream1k__config__judge__model=judge) + ["--eval.vdc", "null"]
+    args += ["--eval.carebench", "null", "--eval.capability", "null"]
     with pytest.raises(StageError, match=r"the judge openai:judge@.* did not answer a test request") as caught:
         run_pipeline(quickstart_config(), args)
     assert caught.value.stage == "eval" and caught.value.finished == ["data", "sft", "grpo", "caption"]

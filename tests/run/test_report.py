@@ -11,9 +11,9 @@ from run_helpers import chromium_dom
 pytestmark = pytest.mark.slow
 
 PLOTS = {"data_verdicts.png", "sft_loss.png", "grpo_rewards.png", "weight_change.png", "eval.png", "vdc.png"}
-PLOTS |= {"dream1k.png"}
+PLOTS |= {"dream1k.png", "carebench.png", "capability.png"}
 SECTIONS = ("overview", "stage-data", "stage-sft", "stage-grpo", "stage-caption", "stage-eval", "eval-vdc")
-SECTIONS += ("eval-dream1k",)
+SECTIONS += ("eval-dream1k", "eval-carebench", "eval-capability")
 
 
 def test_the_report_folder_holds_markdown_json_plots_and_one_page(finished_run):
@@ -25,11 +25,12 @@ def test_the_report_folder_holds_markdown_json_plots_and_one_page(finished_run):
     markdown = (report / "report.md").read_text()
     for title in ("## Stages", "## Data (HMD build", "## SFT", "## GRPO", "## Captions", "## Evaluation", "## VDC"):
         assert title in markdown
-    assert "## DREAM-1K" in markdown
+    assert "## DREAM-1K" in markdown and "## CaReBench" in markdown and "## CAPability" in markdown
     data = json.loads((report / "report.json").read_text())
     assert set(data["stages"]) == {"data", "sft", "grpo", "caption", "eval"}
     assert set(data["captions"]) == {"blackboard_20350807", "programs_2", "hummingbird_3"}
-    assert set(data["data"]) == {"train", "preview"} and set(data["eval"]) == {"cser", "vdc", "dream1k"}
+    assert set(data["data"]) == {"train", "preview"}
+    assert set(data["eval"]) == {"cser", "vdc", "dream1k", "carebench", "capability"}
 
 
 def test_the_html_page_shows_every_stage_in_chromium(finished_run, tmp_path):
@@ -49,5 +50,8 @@ def test_the_html_page_shows_every_stage_in_chromium(finished_run, tmp_path):
     assert "kept at 0.9" in data and "motion caption" in data and "p=0.4" in data  # verdicts with p(yes) shown
     vdc = dom[dom.index('id="eval-vdc"') : dom.index('id="eval-dream1k"')]
     assert "average acc/score" in vdc and "stand-in videos" in vdc and "judge: rules" in vdc
-    dream = dom[dom.index('id="eval-dream1k"') :]
+    dream = dom[dom.index('id="eval-dream1k"') : dom.index('id="eval-carebench"')]
     assert "overall f1/recall/precision" in dream and "reference captions judged as predictions" in dream
+    care = dom[dom.index('id="eval-carebench"') : dom.index('id="eval-capability"')]
+    assert "events f1/recall/precision" in care and "captions by the grpo model" in care
+    assert "no hit" in dom[dom.index('id="eval-capability"') :]  # no number, and the notes say why

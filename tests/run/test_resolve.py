@@ -105,7 +105,8 @@ def test_a_typo_in_the_pipeline_file_names_the_file_and_the_field(tmp_path):
          "--eval.vdc.overrides.out): the pipeline sets this field"),
         (["--eval.vdc.config.qa_dir", "/nope"], "stage eval: eval.vdc.config.qa_dir: /nope: no such file or folder "
          "(set in command line --eval.vdc.config.qa_dir)"),
-        (["--eval.vdc.reference_captions", "true"], "VDC has no reference captions (DREAM-1K only)"),
+        (["--eval.vdc.reference_captions", "true"], "VDC has no reference captions (DREAM-1K and CaReBench only)"),
+        (["--eval.capability.reference_captions", "true"], "CAPability has no reference captions"),
         (["--eval.dream1k.reference_captions", "false"], "stage eval: eval.dream1k: nothing to evaluate"),
         (["--servers.grpo", "Qwen/Qwen2.5-VL-7B"], "servers.grpo: 'Qwen/Qwen2.5-VL-7B' is not a server spec"),
         (["--sft.launch.comand", "torchrun"], "sft.launch.comand (command line: --sft.launch.comand): unknown field; "

@@ -1,5 +1,5 @@
-"""``owlcap eval vdc|dream1k|report|compare``: benchmark evaluation, re-scoring and comparison (thin layer over
-``owlcap.eval``).
+"""``owlcap eval vdc|dream1k|carebench|capability|report|compare``: benchmark evaluation, re-scoring and comparison
+(thin layer over ``owlcap.eval``).
 
 A run config can come from YAML (``configs/eval/*.yaml``); the flags below override it, and any field can be set
 with ``--dotted.key value`` (e.g. ``--scoring.exclude_zero_videos false``). Exit status: 0 when every item was
@@ -16,7 +16,8 @@ from typing import Any
 import typer
 
 eval_app = typer.Typer(
-    help="Evaluate captions on VDC and DREAM-1K with the official scorers' rules; re-score and compare runs.",
+    help="Evaluate captions on VDC, DREAM-1K, CaReBench and CAPability with the official scorers' rules; re-score "
+    "and compare runs.",
     no_args_is_help=True,
 )
 
@@ -205,6 +206,80 @@ def dream1k(
     _evaluate(ctx, config, flags, DreamEvalConfig, evaluate_dream1k)
 
 
+@eval_app.command("carebench", context_settings=_OVERRIDES)
+def carebench(
+    ctx: typer.Context,
+    config: Path | None = _CONFIG,
+    annotations: Path | None = typer.Option(None, "--annotations", help="CaReBench's json/metadata.json."),
+    captions: Path | None = _CAPTIONS,
+    id_field: str | None = _ID_FIELD,
+    caption_field: str | None = _CAPTION_FIELD,
+    videos: Path | None = _VIDEOS,
+    model: str | None = _MODEL,
+    judge: str | None = _JUDGE,
+    out: Path | None = _OUT,
+    preset: str | None = typer.Option(None, "--preset", help="care (default)."),
+    prompts: str | None = _PROMPTS,
+    judge_repeats: int | None = _REPEATS,
+    concurrency: int | None = _CONCURRENCY,
+    timeout: float | None = _TIMEOUT,
+    retries: int | None = _RETRIES,
+    limit: int | None = _LIMIT,
+    overwrite: bool = _OVERWRITE,
+    no_preflight: bool = _NO_PREFLIGHT,
+) -> None:
+    """CaReBench (CapST): events and objects extracted and judged both ways, action and object F1."""
+    from owlcap.eval.carebench.config import CareEvalConfig
+    from owlcap.eval.carebench.runner import evaluate_carebench
+
+    flags = _common_flags(
+        captions, id_field, caption_field, videos, model, judge, out, preset, prompts, judge_repeats,
+        concurrency, timeout, retries, limit, overwrite, no_preflight,
+    )  # fmt: skip
+    flags["annotations"] = annotations
+    _evaluate(ctx, config, flags, CareEvalConfig, evaluate_carebench)
+
+
+@eval_app.command("capability", context_settings=_OVERRIDES)
+def capability(
+    ctx: typer.Context,
+    config: Path | None = _CONFIG,
+    annotations: Path | None = typer.Option(
+        None, "--annotations", help="Folder of CAPability's <dimension>.jsonl annotation files."
+    ),
+    dimensions: str | None = typer.Option(
+        None, "--dimensions", help="Comma-separated: all (default), video, image, or dimension names (event,action)."
+    ),
+    captions: Path | None = _CAPTIONS,
+    id_field: str | None = _ID_FIELD,
+    caption_field: str | None = _CAPTION_FIELD,
+    videos: Path | None = _VIDEOS,
+    model: str | None = _MODEL,
+    judge: str | None = _JUDGE,
+    out: Path | None = _OUT,
+    preset: str | None = typer.Option(None, "--preset", help="capability (default) | lmms."),
+    prompts: str | None = _PROMPTS,
+    judge_repeats: int | None = _REPEATS,
+    concurrency: int | None = _CONCURRENCY,
+    timeout: float | None = _TIMEOUT,
+    retries: int | None = _RETRIES,
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N files of each dimension."),
+    overwrite: bool = _OVERWRITE,
+    no_preflight: bool = _NO_PREFLIGHT,
+) -> None:
+    """CAPability: one judge call per annotated file; precision, recall, F1 and hit rate per dimension."""
+    from owlcap.eval.capability.config import CapEvalConfig
+    from owlcap.eval.capability.runner import evaluate_capability
+
+    flags = _common_flags(
+        captions, id_field, caption_field, videos, model, judge, out, preset, prompts, judge_repeats,
+        concurrency, timeout, retries, limit, overwrite, no_preflight,
+    )  # fmt: skip
+    flags["annotations"] = annotations
+    flags["dimensions"] = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
+    _evaluate(ctx, config, flags, CapEvalConfig, evaluate_capability)
+
+
 def _evaluate(ctx: typer.Context, config: Path | None, flags: dict[str, Any], config_model, evaluate) -> None:
     """Merge the YAML, the flags and the --dotted.key overrides, validate, run one benchmark and end its way."""
     from owlcap.config import validate_config
@@ -262,7 +337,9 @@ def compare(
 
 @eval_app.command("fetch")
 def fetch(
-    benchmark: str = typer.Argument(..., help="vdc | dream1k (every benchmark with an owlcap/eval/<name>/fetch.py)."),
+    benchmark: str = typer.Argument(
+        ..., help="vdc | dream1k | carebench (every benchmark with an owlcap/eval/<name>/fetch.py)."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder of the benchmarks: files land in OUT/<benchmark>/."),
     videos: bool = typer.Option(False, "--videos", help="Also the videos (VDC about 80 GB, DREAM-1K 3.9 GB)."),
     revision: str | None = typer.Option(

@@ -13,6 +13,7 @@ from typing import Any
 
 from owlcap.errors import DataError
 from owlcap.eval.plots import grouped_bars, scaled
+from owlcap.eval.registry import BENCHMARKS
 from owlcap.eval.report import REPORT_JSON, num, pct, table
 
 _JUDGE_KEYS = ("model", "temperature", "top_p", "max_tokens", "parse_attempts")
@@ -48,8 +49,17 @@ def _flags(reference: dict[str, Any], report: dict[str, Any]) -> list[str]:
     return flags
 
 
+def _own_columns(report: dict[str, Any]) -> list[tuple[str, str, float | None]] | None:
+    """The columns a benchmark's report module defines (``compare_columns``: label, cell, plotted value), if any."""
+    entry = BENCHMARKS.get(report.get("benchmark"))
+    columns = getattr(entry.module("report"), "compare_columns", None) if entry else None
+    return columns(report) if columns is not None else None
+
+
 def _columns(report: dict[str, Any]) -> list[tuple[str, str]]:
     results = report["results"]
+    if (own := _own_columns(report)) is not None:
+        return [(label, label) for label, _, _ in own]
     if report["benchmark"] == "vdc":
         names = [*results["dimensions"], "average"]
         return [(name, f"{name} Acc/Score") for name in names]
@@ -58,6 +68,8 @@ def _columns(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _cell(report: dict[str, Any], name: str) -> str:
     results = report["results"]
+    if (own := _own_columns(report)) is not None:
+        return next((cell for label, cell, _ in own if label == name), "-")
     if report["benchmark"] == "vdc":
         values = results["average"] if name == "average" else results["dimensions"].get(name)
         return "-" if values is None else f"{pct(values['acc'])} / {num(values['score'])}"
@@ -70,6 +82,8 @@ def _cell(report: dict[str, Any], name: str) -> str:
 
 def _value(report: dict[str, Any], name: str) -> float | None:
     results = report["results"]
+    if (own := _own_columns(report)) is not None:
+        return next((value for label, _, value in own if label == name), None)
     if report["benchmark"] == "vdc":
         values = results["average"] if name == "average" else results["dimensions"].get(name)
         return None if values is None else values["acc"]
@@ -114,7 +128,7 @@ def compare_runs(runs: list[str | Path], out: str | Path | None = None) -> dict[
         (out / "compare.md").write_text(comparison["markdown"], encoding="utf-8")
         metric = "Acc (x100)" if comparison["benchmark"] == "vdc" else "F1 (x100)"
         panel = {
-            "groups": [name.split("/")[-1] for name, _ in columns],
+            "groups": [name.split("/")[-1].split(" ")[0] for name, _ in columns],
             "series": {label: scaled(list(comparison["values"][label].values()), 100) for label in labels},
             "ylabel": metric,
         }

@@ -31,6 +31,8 @@ OFFICIAL_FILE = "official_prompts.json"
 OFFICIAL_SHA256 = {
     "vdc": "e0533e668ed526e489c7b4c463e64c421e5b68863d433eca54b08a26243d6c9e",
     "dream1k": "c974e9364ddb1eb110ada52f948e0b4ae87a77172e004fa1d97a53e284542673",
+    "carebench": "8ddd861374d4fec19a0ccd446b206cc98d821b610abc2b839f2d832d38835b9a",
+    "capability": "f3ea1f759587da4036693f40832b82f2c4d58f35e73e8145c4685e4926cda86e",
 }
 """Hashes of the official instrument texts (the files shipped with owlcap): a prompt set with this hash is called
 ``official`` wherever it was found; an ``official_prompts.json`` with another hash is reported as modified."""
@@ -75,7 +77,7 @@ def official_file(benchmark: str) -> Path:
 def load_prompt_set(
     choice: str, *, benchmark: str, search_dirs: list[Path], required: dict[tuple[str, ...], tuple[str, ...]]
 ) -> PromptSet:
-    """Load ``choice`` (``official``/``auto``, ``owlcap`` or a path) for ``benchmark`` (``vdc``/``dream1k``).
+    """Load ``choice`` (``official``/``auto``, ``owlcap`` or a path) for ``benchmark`` (a folder of owlcap.eval).
 
     ``required`` maps each text's key path to the placeholders it must contain; a file that lacks one raises
     ``ConfigError`` naming the file and the key. ``official`` is looked up in ``search_dirs`` first, then in the

@@ -188,8 +188,8 @@ def record_run(
     if judged.errors:
         notes.append(f"{len(judged.errors)} item(s) hit an unexpected error (a bug; see the log): {judged.errors[0]}")
     changed = judge_deviations(config.judge, official["judge"])
-    if "protocol" in official:
-        changed |= deviations(config.protocol.model_dump(), official["protocol"], "protocol.")
+    for section in [name for name in official if name not in ("judge", "scoring")]:  # protocol; CAPability's retry
+        changed |= deviations(getattr(config, section).model_dump(), official[section], f"{section}.")
     header = judged.header | {
         "judge": judge,
         "judge_deviations": changed,
@@ -325,6 +325,15 @@ def provenance_lines(report: dict[str, Any]) -> list[str]:
             f"resampled calls {counts.get('resampled_calls', 0)}"
         )
     return lines
+
+
+def repeat_lines(report: dict[str, Any], digits: int = 1) -> list[str]:
+    """The Markdown section on judge noise (each headline figure's mean and std over repeats, x100), if any."""
+    if not report.get("repeats"):
+        return []
+    spread = report["repeats"]["spread"]
+    rows = [[name, pct(s["mean"], digits), pct(s["std"], digits + 1)] for name, s in spread.items()]
+    return ["", f"## Judge noise over {report['repeats']['count']} repeats", "", table(["figure", "mean", "std"], rows)]
 
 
 def _deviation_text(deviations: dict[str, Any]) -> str:

@@ -14,21 +14,10 @@ from typing import Any
 
 from owlcap.errors import ConfigError
 from owlcap.eval.config import ReportConfig
+from owlcap.eval.registry import BENCHMARKS
 from owlcap.eval.report import EvalResult, completeness, write_outputs
 from owlcap.eval.runs import RunDir, read_items
 from owlcap.hashing import json_digest
-
-
-def _benchmark(name: str):
-    if name == "vdc":
-        from owlcap.eval.vdc import config, report
-
-        return config, report, "auroracap"
-    if name == "dream1k":
-        from owlcap.eval.dream1k import config, report
-
-        return config, report, "tarsier"
-    raise ConfigError(f"unknown benchmark {name!r} in the run folder")
 
 
 def reaggregate(
@@ -47,8 +36,11 @@ def reaggregate(
     records = read_items(run_dir)
     header = RunDir(run_dir).header() or {}
     benchmark = header.get("benchmark") or (records[0].get("benchmark") if records else None)
-    config_module, report_module, default = _benchmark(str(benchmark))
-    judged_with = header.get("preset") or default
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {benchmark!r} in the run folder")
+    entry = BENCHMARKS[benchmark]
+    config_module, report_module = entry.module("config"), entry.module("report")
+    judged_with = header.get("preset") or entry.default_preset
     preset = preset or judged_with
     if preset not in config_module.PRESETS:
         raise ConfigError(f"preset: {preset!r} is not a {benchmark} preset ({', '.join(config_module.PRESETS)})")

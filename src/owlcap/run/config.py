@@ -150,7 +150,8 @@ class CSEREvalSection(BaseModel):
 
 class BenchmarkSection(StageSection):
     """A benchmark evaluation: ``config`` is the evaluator's run config (configs/eval/*.yaml, or inline) as
-    ``owlcap eval vdc|dream1k`` takes it. One evaluation runs per caption source, each in RUN_DIR/eval/<benchmark>/
+    ``owlcap eval vdc|dream1k|carebench|capability`` takes it. One evaluation runs per caption source, each in
+    RUN_DIR/eval/<benchmark>/
     <source>/: the config's own ``captions`` file (source ``captions``), each of ``models``, and ``references``."""
 
     models: list[Captioner] = Field(
@@ -165,8 +166,8 @@ class BenchmarkSection(StageSection):
     )
     reference_captions: bool = Field(
         False,
-        description="DREAM-1K: also judge each sample's reference caption as its prediction: the ceiling this judge "
-        "gives a perfect caption.",
+        description="DREAM-1K and CaReBench: also judge each sample's reference caption as its prediction: the "
+        "ceiling this judge gives a perfect caption.",
     )
     allow_incomplete: bool = Field(
         False,
@@ -176,24 +177,34 @@ class BenchmarkSection(StageSection):
 
 
 class EvalStageSection(BaseModel):
-    """Evaluations of the captions: CSER against reference captions, VDC, DREAM-1K."""
+    """Evaluations of the captions: CSER against reference captions, VDC, DREAM-1K, CaReBench, CAPability."""
 
     model_config = ConfigDict(extra="forbid")
 
     cser: CSEREvalSection | None = Field(None, description="CSER + length reward against reference captions.")
     vdc: BenchmarkSection | None = Field(None, description="VDC (VDCscore), owlcap.eval.evaluate_vdc.")
     dream1k: BenchmarkSection | None = Field(None, description="DREAM-1K (AutoDQ), owlcap.eval.evaluate_dream1k.")
+    carebench: BenchmarkSection | None = Field(None, description="CaReBench (CapST), owlcap.eval.evaluate_carebench.")
+    capability: BenchmarkSection | None = Field(None, description="CAPability, owlcap.eval.evaluate_capability.")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Self:
-        if self.cser is None and self.vdc is None and self.dream1k is None:
-            raise ValueError("eval has no evaluation configured: add eval.cser, eval.vdc or eval.dream1k")
-        if self.vdc is not None and self.vdc.reference_captions:
-            raise ValueError("eval.vdc.reference_captions: VDC has no reference captions (DREAM-1K only)")
+        if self.cser is None and not self.benchmarks():
+            raise ValueError(
+                "eval has no evaluation configured: add eval.cser, eval.vdc, eval.dream1k, eval.carebench or "
+                "eval.capability"
+            )
+        for name, title in (("vdc", "VDC"), ("capability", "CAPability")):
+            section = getattr(self, name)
+            if section is not None and section.reference_captions:
+                raise ValueError(
+                    f"eval.{name}.reference_captions: {title} has no reference captions (DREAM-1K and CaReBench only)"
+                )
         return self
 
     def benchmarks(self) -> dict[str, BenchmarkSection]:
-        return {name: section for name in ("vdc", "dream1k") if (section := getattr(self, name)) is not None}
+        names = ("vdc", "dream1k", "carebench", "capability")
+        return {name: section for name in names if (section := getattr(self, name)) is not None}
 
 
 class ReportStageSection(BaseModel):

@@ -52,27 +52,33 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def parse_events(text: str) -> dict[str, Any]:
-    """Event extraction's answer: fences removed, ``ast.literal_eval(text)['events']``, a list whose first item (if
-    any) is a string (only the first is checked, as officially). Returns the events and their Python repr (what the
-    precision prompt shows, exactly as ``str(list)`` would)."""
+def parse_listing(text: str, key: str) -> dict[str, Any]:
+    """An extraction answer: fences removed, ``ast.literal_eval(text)[key]``, a list whose first item (if any) is a
+    string (only the first is checked, as officially). Returns the items (under ``key``) and their Python repr
+    (what the entailment prompt shows, exactly as ``str(list)`` would)."""
     body = _unfence(text)
     try:
         value = ast.literal_eval(body)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise ValueError(f"not a Python literal ({type(exc).__name__}): {text[:200]!r}") from None
     try:
-        events = value["events"]
+        items = value[key]
     except (KeyError, TypeError, IndexError):
-        raise ValueError(f"no 'events' in the answer: {text[:200]!r}") from None
-    if not isinstance(events, list) or (events and not isinstance(events[0], str)):
-        raise ValueError(f"'events' is not a list of strings: {text[:200]!r}")
-    return {"events": _jsonable(events), "repr": str(events)}
+        raise ValueError(f"no {key!r} in the answer: {text[:200]!r}") from None
+    if not isinstance(items, list) or (items and not isinstance(items[0], str)):
+        raise ValueError(f"{key!r} is not a list of strings: {text[:200]!r}")
+    return {key: _jsonable(items), "repr": str(items)}
 
 
-def clean_entailment(text: str) -> str:
+def parse_events(text: str) -> dict[str, Any]:
+    """Event extraction's answer (``parse_listing`` under ``events``): Tarsier's ``parse_events``."""
+    return parse_listing(text, "events")
+
+
+def clean_entailment(text: str, marker: str = "{Events:") -> str:
     """The official clean-up of an entailment answer before ``json.loads``, step by step in the official order
-    (``\\s+`` turns every newline into a space first, so the later newline patterns never match)."""
+    (``\\s+`` turns every newline into a space first, so the later newline patterns never match); ``marker`` is
+    the prefix removed last (CaReBench's object judging removes ``{Objects:``)."""
     text = text.strip()
     text = re.sub(r"\n+", "\n", text)
     text = re.sub(r"\s+", " ", text)
@@ -88,32 +94,35 @@ def clean_entailment(text: str) -> str:
             text = text.replace(dangling + closing, "\n" + closing)
         text = text.replace(", " + closing, closing).replace("," + closing, closing)
     text = text.replace("[Placeholder]", "null")
-    return text.replace("{Events:", "").strip()
+    return text.replace(marker, "").strip()
 
 
-def entailment_parser(expected: int) -> Callable[[str], list[dict[str, Any]]]:
-    """The parser of an entailment answer for a list of ``expected`` events (0: the other caption stood in)."""
+def entailment_parser(expected: int, key: str = "events", marker: str = "{Events:") -> Callable[[str], list[dict]]:
+    """The parser of an entailment answer for a list of ``expected`` items (0: the other caption stood in) under
+    ``key``. The official length test is ``len(items) == len(answer) or (len(items) == 0 and len(answer) == 1)``:
+    for an empty list one item (the stand-in) or none at all is accepted."""
+    singular = key[:-1]
 
     def parse_entailment(text: str) -> list[dict[str, Any]]:
-        cleaned = clean_entailment(text)
+        cleaned = clean_entailment(text, marker)
         try:
-            filled = json.loads(cleaned)["events"]
+            filled = json.loads(cleaned)[key]
         except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"not the expected JSON ({type(exc).__name__}): {text[:200]!r}") from None
-        wanted = expected if expected else 1
-        if not isinstance(filled, list | dict | str) or len(filled) != wanted:
-            count = len(filled) if isinstance(filled, list | dict | str) else "no"
-            raise ValueError(f"{count} event(s) judged, {wanted} expected")
+        count = len(filled) if isinstance(filled, list | dict | str) else None
+        if count is None or not (count == expected or (expected == 0 and count == 1)):
+            wanted = "1 (or 0)" if expected == 0 else str(expected)
+            raise ValueError(f"{'no' if count is None else count} {key} judged, {wanted} expected")
         judged = []
-        for event in filled:
-            relationship = event.get("relationship") if isinstance(event, dict) else None
+        for item in filled:
+            relationship = item.get("relationship") if isinstance(item, dict) else None
             if not isinstance(relationship, str) or relationship.strip().lower() not in LABELS:
-                raise ValueError(f"invalid relationship in {str(event)[:120]!r}")
+                raise ValueError(f"invalid relationship in {str(item)[:120]!r}")
             judged.append(
                 {
-                    "event": _jsonable(event.get("event")),
+                    singular: _jsonable(item.get(singular)),
                     "relationship": relationship.strip().lower(),
-                    "reason": _jsonable(event.get("reason")),
+                    "reason": _jsonable(item.get("reason")),
                 }
             )
         return judged

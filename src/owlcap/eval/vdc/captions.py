@@ -24,14 +24,14 @@ def caption(config: VDCEvalConfig, data: VDCData, prompts: PromptSet) -> LoadedC
     (the summary of that captioning rides along in ``LoadedCaptions.captioning``)."""
     if config.captions is not None:
         captions = load_vdc_captions(config, config.captions.path)
-        _check_layout(config, captions, data.pairs(config.limit))
+        check_layout(config, captions, data.pairs(config.limit))
         return captions
     chosen = vdc_prompts.caption_prompts(data, prompts, config.protocol)
     jobs = [CaptionJob(caption_key(d, v), v, chosen[(d, v)]) for d, v in data.pairs(config.limit)]
     return caption_into_run(config.captioning, jobs, config.out, lambda path: load_vdc_captions(config, path))
 
 
-def _check_layout(config: VDCEvalConfig, captions: LoadedCaptions, pairs: list[tuple[str, str]]) -> None:
+def check_layout(config: VDCEvalConfig, captions: LoadedCaptions, pairs: list[tuple[str, str]]) -> None:
     """A caption file none of whose lines names a (dimension, video) of the benchmark is a layout mistake, not 5,000
     missing captions: say what VDC reads, before any judging."""
     if config.captions is None or not captions.bad_lines:

@@ -241,7 +241,11 @@ def _eval_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
 BENCHMARKS = {
     "vdc": ("VDC", (("average.acc", "average Acc"), ("average.score", "average Score"))),
     "dream1k": ("DREAM-1K", (("overall.f1", "F1"), ("overall.recall", "recall"), ("overall.precision", "precision"))),
+    "carebench": ("CaReBench", (("events.f1", "action F1"), ("objects.f1", "object F1"))),
+    "capability": ("CAPability", (("average.f1", "average F1"), ("average.precision", "precision"))),
 }
+TABLE_METRICS = {"vdc": ("acc", "score"), "capability": ("f1", "precision", "recall")}
+"""The figures of each group in a benchmark's table (F1, recall, precision unless named here)."""
 _SOURCE_NOTES = {
     "references": "the benchmark's reference captions judged as predictions (the judge's ceiling)",
     "captions": "the caption file the config names",
@@ -252,7 +256,7 @@ _SOURCE_NOTES = {
 def _benchmark_section(benchmark: str, runs: dict[str, Any], images: dict[str, Path]) -> Section:
     name, _ = BENCHMARKS[benchmark]
     section = Section(f"eval-{benchmark}", name)
-    metric = ("acc", "score") if benchmark == "vdc" else ("f1", "recall", "precision")
+    metric = TABLE_METRICS.get(benchmark, ("f1", "recall", "precision"))
     for source, run in runs.items():
         what = _SOURCE_NOTES.get(source, f"captions by the {source} model")
         if run.get("stand_in_videos"):

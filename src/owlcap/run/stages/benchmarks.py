@@ -1,15 +1,16 @@
-"""VDC and DREAM-1K inside the eval stage, each through its evaluator's own entry point.
+"""The benchmarks inside the eval stage (VDC, DREAM-1K, CaReBench, CAPability), each through its evaluator's own
+entry point.
 
-An ``eval.vdc`` / ``eval.dream1k`` section names the evaluator's run config (``configs/eval/*.yaml`` or inline, as
-``owlcap eval vdc|dream1k`` takes it). One evaluation runs per caption source, into
-``RUN_DIR/eval/<benchmark>/<source>/`` (``owlcap.eval.evaluate_vdc`` / ``evaluate_dream1k``, which resume on their
-own from ``items.jsonl``):
+An ``eval.<benchmark>`` section names the evaluator's run config (``configs/eval/*.yaml`` or inline, as
+``owlcap eval <benchmark>`` takes it). One evaluation runs per caption source, into
+``RUN_DIR/eval/<benchmark>/<source>/`` (``owlcap.eval.evaluate_<benchmark>``, found through
+``owlcap.eval.registry``, which resume on their own from ``items.jsonl``):
 
 - ``captions`` / ``captioning``: the config's own caption file, or its own captioning model;
 - each pipeline model in ``models`` (``base``, ``sft``, ``grpo``): the config's captioning section with
   ``captioning.model`` set by the pipeline (the model the stage saved, or its server from ``servers``);
-- ``references`` (DREAM-1K, ``reference_captions``): each sample's reference caption judged as its prediction,
-  the ceiling the judge gives a perfect caption.
+- ``references`` (DREAM-1K and CaReBench, ``reference_captions``): each sample's reference caption judged as its
+  prediction, the ceiling the judge gives a perfect caption.
 
 ``stand_in_videos`` caption other videos in the benchmark videos' place (each benchmark id takes the next one in
 turn), for demos where the benchmark's videos are not at hand: every part runs, the scores say nothing.
@@ -43,16 +44,14 @@ class EvalPlan(BaseModel):
     cser: CSEREvalSection | None = None
     vdc: dict[str, SerializeAsAny[BaseModel]] = {}
     dream1k: dict[str, SerializeAsAny[BaseModel]] = {}
+    carebench: dict[str, SerializeAsAny[BaseModel]] = {}
+    capability: dict[str, SerializeAsAny[BaseModel]] = {}
 
 
 def _config_model(benchmark: str) -> type[BaseModel]:
-    if benchmark == "vdc":
-        from owlcap.eval.vdc.config import VDCEvalConfig
+    from owlcap.eval.registry import benchmark as registered
 
-        return VDCEvalConfig
-    from owlcap.eval.dream1k.config import DreamEvalConfig
-
-    return DreamEvalConfig
+    return registered(benchmark).config_model()
 
 
 def caption_sources(benchmark: str, section: BenchmarkSection, config: dict[str, Any]) -> list[str]:
@@ -68,7 +67,7 @@ def caption_sources(benchmark: str, section: BenchmarkSection, config: dict[str,
     if not sources:
         raise ConfigError(
             f"stage eval: eval.{benchmark}: nothing to evaluate: give its config captions or captioning, or list "
-            "models, or (DREAM-1K) reference_captions: true"
+            "models, or (DREAM-1K, CaReBench) reference_captions: true"
         )
     return sources
 
@@ -111,7 +110,7 @@ def benchmark_inputs(benchmark: str, section: BenchmarkSection, runs: dict[str, 
     prefix = f"eval.{benchmark}.config"
     first = next(iter(runs.values()))
     inputs = {f"{prefix}.qa_dir": str(first.qa_dir)} if benchmark == "vdc" else {}
-    if benchmark == "dream1k":
+    if benchmark != "vdc":
         inputs[f"{prefix}.annotations"] = str(first.annotations)
     if "captions" in runs:
         inputs[f"{prefix}.captions.path"] = str(runs["captions"].captions.path)
@@ -127,10 +126,10 @@ def run_benchmark(
     benchmark: str, runs: dict[str, BaseModel], section: BenchmarkSection, context: RunContext
 ) -> tuple[dict[str, Any], list[str]]:
     """Run each evaluation of one benchmark; returns the per-source figures and the problems of incomplete ones."""
-    from owlcap.eval import evaluate_dream1k, evaluate_vdc
+    from owlcap.eval.registry import benchmark as registered
     from owlcap.run.stages.caption import captioner_spec
 
-    evaluate = evaluate_vdc if benchmark == "vdc" else evaluate_dream1k
+    evaluate = registered(benchmark).evaluate
     summary: dict[str, Any] = {}
     problems: list[str] = []
     for name, config in runs.items():
@@ -140,7 +139,7 @@ def run_benchmark(
             if section.stand_in_videos:
                 write_stand_in_manifest(benchmark, config, section.stand_in_videos, Path(captioning.videos))
         elif name == "references":
-            write_reference_captions(config, Path(config.captions.path))
+            write_reference_captions(benchmark, config, Path(config.captions.path))
         result = evaluate(config)
         summary[name] = describe(result, stand_in=bool(section.stand_in_videos) and name in CAPTIONERS)
         problems += [f"eval.{benchmark} ({name}): {problem}" for problem in result.problems]
@@ -148,18 +147,33 @@ def run_benchmark(
 
 
 def benchmark_ids(benchmark: str, config: Any) -> list[str]:
-    """The benchmark's ids the evaluation covers (the first ``limit``), in order."""
+    """The benchmark's video ids the evaluation covers (the first ``limit``), in order: the ids its captioning
+    step looks its videos up by."""
     if benchmark == "vdc":
         from owlcap.eval.vdc.data import load
 
         data = load(config.qa_dir, config.dimensions, duplicate_keys=config.duplicate_keys)
         ids = data.video_ids()
-    else:
-        from owlcap.eval.dream1k.data import load
+    elif benchmark == "capability":
+        from owlcap.eval.capability.data import load
 
-        data = load(config.annotations, dataset_prefix=config.dataset_prefix, duplicate_ids=config.duplicate_ids)
-        ids = [item.id for item in data.items]
+        data = load(config.annotations, config.dimensions)
+        chosen = [r for records in data.tasks.values() for r in (records[: config.limit] if config.limit else records)]
+        return list(dict.fromkeys(record.video_id for record in chosen))
+    else:
+        ids = [item.id for item in _reference_items(benchmark, config)]
     return ids[: config.limit] if config.limit else ids
+
+
+def _reference_items(benchmark: str, config: Any) -> list[Any]:
+    """DREAM-1K's or CaReBench's items (each with an ``id`` and its reference caption)."""
+    if benchmark == "carebench":
+        from owlcap.eval.carebench.data import load as load_care
+
+        return load_care(config.annotations).items
+    from owlcap.eval.dream1k.data import load
+
+    return load(config.annotations, dataset_prefix=config.dataset_prefix, duplicate_ids=config.duplicate_ids).items
 
 
 def write_stand_in_manifest(benchmark: str, config: Any, videos: list[str], path: Path) -> None:
@@ -175,12 +189,10 @@ def write_stand_in_manifest(benchmark: str, config: Any, videos: list[str], path
     _write_jsonl(path, lines)
 
 
-def write_reference_captions(config: Any, path: Path) -> None:
-    """Each DREAM-1K sample's reference caption as its prediction."""
-    from owlcap.eval.dream1k.data import load
-
-    data = load(config.annotations, dataset_prefix=config.dataset_prefix, duplicate_ids=config.duplicate_ids)
-    _write_jsonl(path, [{"id": item.id, "caption": item.reference} for item in data.items])
+def write_reference_captions(benchmark: str, config: Any, path: Path) -> None:
+    """Each DREAM-1K or CaReBench sample's reference caption as its prediction."""
+    items = _reference_items(benchmark, config)
+    _write_jsonl(path, [{"id": item.id, "caption": item.reference} for item in items])
 
 
 def _write_jsonl(path: Path, lines: list[dict[str, Any]]) -> None:

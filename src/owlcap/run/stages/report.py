@@ -60,7 +60,7 @@ def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
     p_yes = {name: build["p_yes_histogram"] for name, build in builds if any(build.get("p_yes_histogram") or [])}
     if p_yes:
         images["data"] = plots.verdict_probabilities(p_yes, 0.5, out / "data_verdicts.png")
-    for benchmark in ("vdc", "dream1k"):
+    for benchmark in BENCHMARK_METRICS:
         runs = (report.get("eval") or {}).get(benchmark)
         if runs:
             groups, panels = benchmark_panels(benchmark, runs)
@@ -68,9 +68,9 @@ def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
     return images
 
 
+_F1_RP = (("f1", "F1 (%)", 100), ("recall", "recall (%)", 100), ("precision", "precision (%)", 100))
 BENCHMARK_METRICS = {"vdc": (("acc", "accuracy (%)", 100), ("score", "score (0-5)", 1)),
-                     "dream1k": (("f1", "F1 (%)", 100), ("recall", "recall (%)", 100),
-                                 ("precision", "precision (%)", 100))}  # fmt: skip
+                     "dream1k": _F1_RP, "carebench": _F1_RP, "capability": _F1_RP}  # fmt: skip
 
 
 def benchmark_panels(benchmark: str, runs: dict[str, Any]) -> tuple[list[str], list[tuple[str, dict]]]:
@@ -82,7 +82,7 @@ def benchmark_panels(benchmark: str, runs: dict[str, Any]) -> tuple[list[str], l
             source: {g: _scaled(run["headline"].get(f"{g}.{metric}"), scale) for g in groups}
             for source, run in runs.items()
         }
-        panels.append((f"{'VDC' if benchmark == 'vdc' else 'DREAM-1K'}: {label}", values))
+        panels.append((f"{render.BENCHMARKS[benchmark][0]}: {label}", values))
     return groups, panels
 
 
