@@ -306,3 +306,10 @@ def test_the_command_says_what_is_wrong(tmp_path, hmd_videos):
     (not_logged / "owlcap_config.yaml").write_text("# owlcap recipe: sft\n")
     result = runner.invoke(app, ["data", "pairs", "--out", str(tmp_path / "o"), "--grpo", str(not_logged)])
     assert result.exit_code == 2 and "log_completions: true" in result.output
+
+
+def test_every_pairs_setting_is_documented():
+    from owlcap.data.pairs import CaptionPairsConfig, GRPOPairsConfig, HMDPairsConfig
+
+    for model in (PairsConfig, HMDPairsConfig, GRPOPairsConfig, CaptionPairsConfig):
+        assert [name for name, field in model.model_fields.items() if not field.description] == [], model
