@@ -50,6 +50,7 @@ def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
     builders = {
         "data": _data_section,
         "sft": _sft_section,
+        "dpo": _dpo_section,
         "grpo": _grpo_section,
         "caption": _caption_section,
         "eval": _eval_section,
@@ -80,6 +81,9 @@ def _headlines(report: dict[str, Any]) -> list[list[str]]:
     sft = report.get("sft") or {}
     if sft.get("loss"):
         rows.append(["SFT loss, first -> last step", f"{_fmt(sft['loss_first'])} -> {_fmt(sft['loss_last'])}"])
+    dpo = report.get("dpo") or {}
+    if dpo.get("steps"):
+        rows += _dpo_headlines(report)
     grpo = report.get("grpo") or {}
     if grpo.get("steps"):
         rows.append(["GRPO steps with reward_std > 0", f"{grpo['steps_with_reward_std']} / {grpo['steps']}"])
@@ -176,6 +180,55 @@ def _sft_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
     if table:
         section.tables.append(table)
     section.images += [images[key] for key in ("sft_loss",) if key in images]
+    return section
+
+
+def _dpo_headlines(report: dict[str, Any]) -> list[list[str]]:
+    curves = report["dpo"]["curves"]
+    rows = []
+    for name, label in (("rewards/accuracies", "DPO reward accuracy"), ("rewards/margins", "DPO reward margin")):
+        points = curves.get(name) or []
+        if points:
+            rows.append([f"{label}, first -> last step", f"{_fmt(points[0][1])} -> {_fmt(points[-1][1])}"])
+    vision = ((report["stages"]["dpo"].get("summary") or {}).get("weight_change") or {}).get("vision tower")
+    if vision:
+        moved = f"{vision['changed']} / {vision['tensors']} tensors (relative change {_fmt(vision['relative'], 4)})"
+        rows.append(["vision tower weights changed by DPO", moved])
+    return rows
+
+
+def _dpo_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-dpo", "DPO")
+    dpo = report.get("dpo") or {}
+    if not dpo.get("steps"):
+        section.paragraphs.append("DPO has not run (no step logged).")
+        return section
+    section.paragraphs.append(
+        f"{dpo['pairs']} preference pairs, {dpo['steps']} steps logged. Reward accuracy is the share of pairs whose "
+        "chosen caption the policy now prefers over the rejected one more than the reference model did (0.5 is a "
+        "coin); the margin is how much more, in beta x log-probability."
+    )
+    sources = [
+        [source, str(counts.get("made", "")), str(counts.get("kept", ""))]
+        for source, counts in dpo["by_source"].items()
+    ]
+    if sources:
+        section.tables.append((["pair source", "pairs made", "pairs trained on"], sources))
+    if dpo.get("no_pair"):
+        section.tables.append((["why no pair", "times"], [[why, str(n)] for why, n in dpo["no_pair"].items()]))
+    curves = dpo["curves"]
+    rows = []
+    for index, (step, loss) in enumerate(curves.get("loss", [])):
+        row = [str(step), _fmt(loss)]
+        for name in ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected"):
+            values = curves.get(name, [])
+            row.append(_fmt(values[index][1]) if index < len(values) else "")
+        rows.append(row)
+    section.tables.append((["step", "loss", "reward accuracy", "margin", "chosen reward", "rejected reward"], rows))
+    table = _weights_table(report["stages"]["dpo"].get("summary", {}))
+    if table:
+        section.tables.append(table)
+    section.images += [images[key] for key in ("dpo",) if key in images]
     return section
 
 
@@ -292,7 +345,7 @@ def benchmark_groups(runs: dict[str, Any]) -> list[str]:
 
 
 def _model_order(name: str) -> int:
-    order = ("base", "sft", "grpo")
+    order = ("base", "sft", "dpo", "grpo")
     return order.index(name) if name in order else len(order)
 
 
