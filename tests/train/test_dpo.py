@@ -98,3 +98,17 @@ def test_the_tiny_config_learns_and_keeps_the_run_directory_rules(tiny_qwen25, s
     other = load_config(DPORunConfig, REPO / "configs" / "dpo" / "tiny.yaml", changed)
     with pytest.raises(ConfigError, match="trained with another model, tuning or data"):
         train_dpo(other)
+
+
+def test_the_command_names_a_missing_pair_file_before_loading_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from owlcap.cli.main import app
+
+    out = tmp_path / "dpo"
+    args = ["train", "dpo", str(REPO / "configs" / "dpo" / "tiny.yaml"), "--output_dir", str(out)]
+    missing = CliRunner().invoke(app, [*args, "--data.train_files", str(tmp_path / "pairs.jsonl")])
+    assert missing.exit_code == 2 and "pairs.jsonl: no such file" in missing.output
+    assert not out.exists()  # nothing written for a run that cannot start
+    bad = CliRunner().invoke(app, [*args, "--beta", "-1"])
+    assert bad.exit_code == 2 and "beta" in bad.output and "greater than 0" in bad.output

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from owlcap.errors import ConfigError
 from owlcap.train.modeling import TrainModelConfig
-from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
+from owlcap.train.run_config import TRAINER_FIELDS, TrainDataConfig, TrainRunConfig
 
 LOSS_TYPES = (
     "sigmoid",
@@ -177,7 +177,7 @@ class DPORunConfig(TrainRunConfig):
 
 
 _TRL_FIELDS = (
-    "output_dir",
+    *TRAINER_FIELDS,
     "beta",
     "loss_type",
     "loss_weights",
@@ -185,21 +185,4 @@ _TRL_FIELDS = (
     "ld_alpha",
     "precompute_ref_log_probs",
     "precompute_ref_batch_size",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "gradient_accumulation_steps",
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "weight_decay",
-    "max_grad_norm",
-    "optim",
-    "seed",
-    "gradient_checkpointing",
-    "logging_steps",
-    "run_name",
-    "save_steps",
-    "save_total_limit",
 )

@@ -76,8 +76,8 @@ def parse_pair(record: dict[str, Any], *, base: Path, source: str = "", default_
         turns = rest[turns_key]
         if not isinstance(turns, list):
             raise ValueError(f"{turns_key!r} must be a list of turns")
-        answer = {"from": "gpt", "value": chosen} if turns_key == "conversations" else {"role": "assistant"}
-        rest[turns_key] = [*turns, answer | ({"content": chosen} if turns_key == "messages" else {})]
+        answer = {"role": "assistant", "content": chosen}
+        rest[turns_key] = [*turns, {"from": "gpt", "value": chosen} if turns_key == "conversations" else answer]
     else:
         rest["caption"] = chosen
         rest.setdefault("id", default_id)

@@ -52,6 +52,29 @@ class TrainDataConfig(BaseModel):
         return value
 
 
+TRAINER_FIELDS = (
+    "output_dir",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "optim",
+    "seed",
+    "gradient_checkpointing",
+    "logging_steps",
+    "run_name",
+    "save_steps",
+    "save_total_limit",
+)
+"""Run-config fields that SFT's and DPO's TRL configs take under the same name (a recipe adds its own)."""
+
+
 class TrainRunConfig(BaseModel):
     """A training run's model, data, optimisation, checkpoints, logging and final save; see the module docstring."""
 

@@ -46,34 +46,12 @@ from owlcap.train.callbacks import SFT_SUMMARY_KEYS, CountersLogMixin, MetricsFi
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.run_config import TRAINER_FIELDS
 from owlcap.train.run_dir import METRICS_FILE, checkpoint_step, describe_finished, finish_run, plan_run, start_run
 from owlcap.train.saving import end_process_group, save_final_model
 from owlcap.train.sft_config import SFTRunConfig
 
 logger = logging.getLogger(__name__)
-
-
-# Run-config fields passed to SFTConfig under the same name.
-_TRAINING_FIELDS = (
-    "output_dir",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "gradient_accumulation_steps",
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "weight_decay",
-    "max_grad_norm",
-    "optim",
-    "seed",
-    "gradient_checkpointing",
-    "logging_steps",
-    "run_name",
-    "save_steps",
-    "save_total_limit",
-)
 
 
 @dataclass
@@ -183,7 +161,7 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
 
 def build_sft_args(config: SFTRunConfig) -> SFTConfig:
     """TRL ``SFTConfig`` from the run config, with the settings the video collator needs."""
-    fields = {name: getattr(config, name) for name in _TRAINING_FIELDS}
+    fields = {name: getattr(config, name) for name in TRAINER_FIELDS}
     defaults = config.trainer_defaults()
     # The dataset holds paths and captions; the collator makes every model input, so nothing is pre-tokenized,
     # truncated or dropped by TRL, and the columns must reach the collator untouched (trl_args cannot change these).

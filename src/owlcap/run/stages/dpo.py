@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from owlcap import envs
 from owlcap.config import load_yaml, validate_config
 from owlcap.errors import ConfigError, DataError
 from owlcap.run.resolve import PipelineSource, expand, own_fields, stage_source, validate_stage
@@ -66,7 +67,7 @@ def pairs_config(source: PipelineSource, layout: Layout):
             pairs = load_yaml(pairs)
         except ConfigError as exc:
             raise ConfigError(f"stage dpo: dpo.pairs: {exc}") from exc
-        pairs = expand(pairs, {"run_dir": str(layout.run_dir)}, where=where)
+        pairs = expand(pairs, {"samples": str(envs.samples_dir()), "run_dir": str(layout.run_dir)}, where=where)
     data = dict(pairs)
     if source.config.data is not None:
         hmd = dict(data.get("hmd") or {})
