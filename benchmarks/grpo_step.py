@@ -84,6 +84,31 @@ class VisionTimer:
         return output
 
 
+def clock_steps(trainer, timer: VisionTimer, *, sync: bool) -> list[dict]:
+    """Time every optimizer step of ``trainer`` (and the vision time and videos in it); the returned list fills as
+    it trains: ``{"s", "cpu_s", "vision_s", "videos"}`` per step (``cpu_s``: this process's CPU time, which other
+    jobs on a shared machine move less than the wall time)."""
+    from transformers import TrainerCallback
+
+    steps: list[dict] = []
+
+    class StepClock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            if sync:
+                torch.cuda.synchronize()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
+            self.vision, self.videos = timer.seconds, timer.videos
+
+        def on_step_end(self, *a, **k):
+            if sync:
+                torch.cuda.synchronize()
+            steps.append({"s": time.perf_counter() - self.start, "cpu_s": time.process_time() - self.cpu,
+                          "vision_s": timer.seconds - self.vision, "videos": timer.videos - self.videos})  # fmt: skip
+
+    trainer.add_callback(StepClock())
+    return steps
+
+
 class _Stamp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, tensor, timer, which):
@@ -101,7 +126,7 @@ class _Stamp(torch.autograd.Function):
 
 
 def run_mode(args, base_dir: Path, videos, share: bool, device: str) -> dict:
-    from transformers import AutoProcessor, TrainerCallback
+    from transformers import AutoProcessor
     from trl import GRPOConfig
 
     from owlcap.train.grpo_trainer import VideoGRPOTrainer
@@ -139,21 +164,7 @@ def run_mode(args, base_dir: Path, videos, share: bool, device: str) -> dict:
     timer = VisionTimer(trainer.model.model.visual, sync=gpu)
     if trainer.ref_model is not None:  # the reference forward's vision time counts too
         timer.watch(trainer.ref_model.model.visual)
-    steps: list[dict] = []
-
-    class StepClock(TrainerCallback):
-        def on_step_begin(self, *a, **k):
-            if gpu:
-                torch.cuda.synchronize()
-            self.start, self.vision, self.videos = time.perf_counter(), timer.seconds, timer.videos
-
-        def on_step_end(self, *a, **k):
-            if gpu:
-                torch.cuda.synchronize()
-            steps.append({"s": time.perf_counter() - self.start, "vision_s": timer.seconds - self.vision,
-                          "videos": timer.videos - self.videos})  # fmt: skip
-
-    trainer.add_callback(StepClock())
+    steps = clock_steps(trainer, timer, sync=gpu)
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
@@ -167,7 +178,7 @@ def run_mode(args, base_dir: Path, videos, share: bool, device: str) -> dict:
     }
     if gpu:
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    result["params"] = {"vision": _count(trainer.model.model.visual), "total": _count(trainer.model)}
+    result["params"] = {"vision": count(trainer.model.model.visual), "total": count(trainer.model)}
     del trainer, model
     return result
 
@@ -178,7 +189,7 @@ def _tokens(trainer, video) -> int:
     return int(grid.prod()) // 4
 
 
-def _count(module) -> int:
+def count(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 

@@ -62,7 +62,7 @@ def test_from_reruns_the_stage_and_every_stage_after_it(run_copy):
 def test_from_needs_the_stages_before_it_done(tmp_path):
     with pytest.raises(ConfigError, match=r"--from grpo: stage data comes first and is not done"):
         run_pipeline(quickstart_config(), overrides(tmp_path / "fresh"), from_stage="grpo")
-    with pytest.raises(ConfigError, match=r"--only nope: no such stage \(stages, in order: data, sft, grpo, caption"):
+    with pytest.raises(ConfigError, match=r"--only nope: no such stage \(stages, in order: data, sft, dpo, grpo,"):
         run_pipeline(quickstart_config(), overrides(tmp_path / "fresh"), only="nope")
 
 

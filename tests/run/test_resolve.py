@@ -91,8 +91,10 @@ def test_a_typo_in_the_pipeline_file_names_the_file_and_the_field(tmp_path):
         (["--eval.cser.references", "/nope.jsonl"], "stage eval: eval.cser.references: /nope.jsonl: no such file"),
         (["--grpo.overrides.output_dir", "x"], "stage grpo: grpo.overrides.output_dir (command line "
          "--grpo.overrides.output_dir): the pipeline sets this field"),
-        (["--caption.models", "[base, sft, dpo]"],
-         "caption.models.2 (command line: --caption.models): Input should be 'base', 'sft' or 'grpo' (got 'dpo')"),
+        (["--caption.models", "[base, sft, ppo]"],
+         "caption.models.2 (command line: --caption.models): Input should be 'base', 'sft', 'dpo' or 'grpo' "
+         "(got 'ppo')"),
+        (["--caption.models", "[base, dpo]"], "caption.models names ['dpo'] but the pipeline has no such stage"),
         (["--run_dir", "${nope}/x"], "run_dir: unknown placeholder ${nope}"),
         (["--data.inputs", "[/nope/videos]"],
          "stage data: data.inputs[0]: /nope/videos: no such file or folder (set in command line --data.inputs.0)"),

@@ -8,7 +8,7 @@ import torch
 from grpo_support import VisionCalls, distinct_chars, make_trainer
 
 from owlcap.models import vision_token_ids
-from owlcap.train.grpo_video import VideoPlan, VideoTensors
+from owlcap.train.shared_video import VideoPlan, VideoTensors
 
 pytestmark = pytest.mark.slow
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from owlcap.train.dpo_config import DPODataConfig, DPOModelConfig, DPORunConfig
 from owlcap.train.grpo_config import GRPODataConfig, GRPOModelConfig, GRPORewardConfig, GRPORunConfig
 from owlcap.train.run_config import TrainDataConfig, TrainRunConfig
 from owlcap.train.sft_config import SFTDataConfig, SFTRunConfig
@@ -11,6 +12,8 @@ PAIRS = [
     (TrainRunConfig, GRPORunConfig),
     (TrainDataConfig, SFTDataConfig),
     (TrainDataConfig, GRPODataConfig),
+    (TrainRunConfig, DPORunConfig),
+    (TrainDataConfig, DPODataConfig),
 ]
 
 
@@ -29,14 +32,24 @@ def test_redeclared_fields_keep_the_base_type_and_bounds(base, recipe):
         assert mine.metadata == field.metadata, name
 
 
-@pytest.mark.parametrize("recipe", [SFTRunConfig, GRPORunConfig], ids=lambda model: model.__name__)
+@pytest.mark.parametrize("recipe", [SFTRunConfig, GRPORunConfig, DPORunConfig], ids=lambda model: model.__name__)
 def test_recipes_reserve_at_least_the_shared_trl_args(recipe):
     assert recipe.RESERVED_TRL_ARGS > TrainRunConfig.RESERVED_TRL_ARGS
 
 
 @pytest.mark.parametrize(
     "model",
-    [TrainRunConfig, TrainDataConfig, GRPORunConfig, GRPODataConfig, GRPORewardConfig, GRPOModelConfig],
+    [
+        TrainRunConfig,
+        TrainDataConfig,
+        GRPORunConfig,
+        GRPODataConfig,
+        GRPORewardConfig,
+        GRPOModelConfig,
+        DPORunConfig,
+        DPODataConfig,
+        DPOModelConfig,
+    ],
     ids=lambda model: model.__name__,
 )
 def test_every_field_is_documented(model):

@@ -196,5 +196,48 @@ def report_command(folder: Path = typer.Argument(..., help="A build folder (hold
     typer.echo(json.dumps({"outputs": outputs, "counts": totals}))
 
 
+@data_app.command("pairs", context_settings=_OVERRIDES)
+def pairs_command(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (pairs.jsonl, stats.json); a re-run resumes it."),
+    hmd: list[str] = typer.Option(None, "--hmd", help="An HMD build folder (FGE verdicts); repeat for several."),
+    grpo: list[str] = typer.Option(None, "--grpo", help="A GRPO output folder with logged completions; repeatable."),
+    captions: list[str] = typer.Option(None, "--captions", help="A caption file; give two or more of the same videos."),
+    references: str = typer.Option(None, "--references", help="Reference captions the caption files are scored by."),
+    model: str = typer.Option(None, "--model", help="Model that re-joins a caption without its unsupported units."),
+    judge: str = typer.Option(None, "--judge", help="Text judge: CSER of caption files; motion vs fused coverage."),
+    p_yes_cut: float = typer.Option(None, "--p-yes-cut", help="Unit unsupported when its FGE p_yes is below this."),
+    max_per_video: int = typer.Option(None, "--max-per-video", help="Most pairs per video clip (default 4)."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML PairsConfig; options and --a.b VALUE override it."),
+) -> None:
+    """Preference pairs for DPO from HMD builds, GRPO completions and CSER-scored caption files (pairs.jsonl)."""
+    from owlcap.config import deep_merge, load_yaml, parse_overrides, validate_config
+    from owlcap.data.pairs import PairsConfig, build_pairs
+
+    flags = {
+        "hmd": {"builds": hmd or None, "rejoin_model": model, "judge": judge, "p_yes_cut": p_yes_cut},
+        "grpo": {"runs": grpo or None},
+        "captions": {"files": captions or None, "references": references, "judge": judge},
+        "max_pairs_per_video": max_per_video,
+    }
+    with _clear_errors():
+        data = load_yaml(config) if config is not None else {}
+        for key, value in flags.items():
+            present = {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+            if present not in (None, {}):
+                data = deep_merge(data, {key: present})
+        data = deep_merge(data, parse_overrides(list(ctx.args)))
+        pairs_config = validate_config(PairsConfig, data, source=str(config) if config else "options")
+        summary = build_pairs(pairs_config, out)
+    typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    sources = ", ".join(f"{name} {counts['kept']}" for name, counts in summary.by_source.items()) or "none"
+    typer.echo(f"{summary.pairs} pair(s) ({sources}) in {summary.pairs_file}", err=True)
+    if not summary.ok:
+        typer.echo(
+            f"{summary.items_failed} item(s) failed (first: {summary.failures[0]}); a re-run retries them", err=True
+        )
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")

@@ -133,10 +133,12 @@ def _log_handler() -> logging.Handler:
 
 
 def _disable_library_progress_bars() -> None:
-    """OWLCAP_DISABLE_PROGRESS also hides the loading/saving bars of huggingface_hub, transformers and datasets."""
+    """OWLCAP_DISABLE_PROGRESS also hides the loading/saving bars of huggingface_hub, transformers and datasets, and
+    the bare tqdm bars of TRL (DPO's reference log-prob pass)."""
     # Read by those libraries when they are imported (the command bodies import them later)...
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
     # ...and switched off directly where they are already loaded (tests, `python -m`).
     if "transformers" in sys.modules:
         from transformers.utils import logging as transformers_logging

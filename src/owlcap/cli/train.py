@@ -1,4 +1,4 @@
-"""``owlcap train sft|grpo CONFIG.yaml [--key value ...]``: the two OwlCap training stages.
+"""``owlcap train sft|grpo|dpo CONFIG.yaml [--key value ...]``: the OwlCap training stages, and DPO on preference pairs.
 
 A bad config, model or data file, a judge that does not answer the preflight, or a resume into another run's
 directory ends the command with its message and exit status 2 (``owlcap.cli.main``), not a traceback. The config
@@ -12,7 +12,10 @@ from pathlib import Path
 
 import typer
 
-train_app = typer.Typer(help="Train a video captioner: SFT on HMD records, then GRPO with CSER.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train a video captioner: SFT on HMD records, then GRPO with CSER, or DPO on preference pairs.",
+    no_args_is_help=True,
+)
 
 _OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -43,6 +46,20 @@ def grpo(
     from owlcap.train.grpo import run_grpo  # torch, transformers, TRL: seconds
 
     run_grpo(config, list(ctx.args))
+
+
+@train_app.command("dpo", context_settings=_OVERRIDES)
+def dpo(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="YAML run config (configs/dpo/*.yaml)."),
+) -> None:
+    """DPO on video preference pairs (owlcap data pairs). Extra --key value pairs override the config."""
+    from owlcap.train.dpo_config import DPORunConfig
+
+    _check(DPORunConfig, config, ctx.args)
+    from owlcap.train.dpo import run_dpo  # torch, transformers, TRL: seconds
+
+    run_dpo(config, list(ctx.args))
 
 
 def _check(model, config: Path, overrides: list[str]) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -97,16 +97,23 @@ class CaptionExample:
 
 
 def read_caption_examples(
-    paths: str | Path | Iterable[str | Path], *, video_root: str | Path | None = None, check_files: bool = True
-) -> tuple[list[CaptionExample], list[DataError]]:
+    paths: str | Path | Iterable[str | Path],
+    *,
+    video_root: str | Path | None = None,
+    check_files: bool = True,
+    parse: Callable[..., Any] | None = None,
+) -> tuple[list[Any], list[DataError]]:
     """Read HMD records or SFT conversations from JSONL/JSON files into caption examples, in file order.
 
     A dataset list (``owlcap.data.dataset_lists``: the released ``{"name": {"annotation": glob, "repeat_time": r}}``
     in JSON or YAML) stands for its files, each taken at its share.
 
     ``check_files`` reports a missing video as a bad line up front (a cheap ``stat``) instead of at decode time.
+    ``parse`` reads one object instead of :func:`parse_record` (same arguments; it returns anything with a
+    ``video``, and raises ``ValueError`` for a bad line): DPO's preference pairs are read this way.
     Returns the examples and one ``DataError`` per bad line; a missing file raises ``DataError``.
     """
+    parse = parse or parse_record
     if isinstance(paths, (str, Path)):
         paths = [paths]
     examples: list[CaptionExample] = []
@@ -119,7 +126,7 @@ def read_caption_examples(
                 errors.append(error)
                 continue
             try:
-                example = parse_record(record, base=base, source=f"{path}:{line}", default_id=f"{path.stem}:{line}")
+                example = parse(record, base=base, source=f"{path}:{line}", default_id=f"{path.stem}:{line}")
                 if check_files and not Path(example.video).is_file():
                     raise ValueError(f"video file not found: {example.video}")
             except ValueError as exc:

@@ -5,6 +5,7 @@ run_dir: runs/my-run                 # every stage writes into RUN_DIR/<stage>/
 model: {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct}
 data: {config: configs/data/vllm.yaml, inputs: [/data/videos]}      # HMD build: SFT and GRPO train on its output
 sft:  {config: configs/sft/qwen2_5_vl_7b.yaml, launch: {command: "accelerate launch --config_file ..."}}
+dpo:  {config: configs/dpo/qwen2_5_vl_7b.yaml, pairs: {grpo: {runs: [runs/earlier/grpo/model]}}}   # optional
 grpo: {config: configs/grpo/qwen2_5_vl_7b.yaml}
 caption: {videos: [clips/], models: [base, sft, grpo], config: {generation: {max_new_tokens: 512}}}
 eval:
@@ -17,9 +18,9 @@ A stage's ``config`` is a YAML path (the file ``owlcap train sft`` etc. take) or
 ``overrides`` is a mapping applied on top of it. Leaving a section out leaves that stage out. Strings may use
 ``${samples}`` (the sample data, ``owlcap.envs.samples_dir()``) and ``${run_dir}``; relative paths resolve against
 the working directory, as in every owlcap config. The pipeline sets the fields that chain the stages (each stage's
-``output_dir`` under the run directory, SFT's base model, GRPO's starting model = SFT's output, the training files
-= the data stage's ``hmd.jsonl``, a benchmark run's ``out`` and captioning model): a stage's ``overrides`` may not
-set them.
+``output_dir`` under the run directory, SFT's base model, DPO's starting model = SFT's output, GRPO's = DPO's (or
+SFT's), the training files = the data stage's ``hmd.jsonl`` (DPO's: the pairs it builds), a benchmark run's ``out``
+and captioning model): a stage's ``overrides`` may not set them.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from owlcap.errors import ConfigError
 from owlcap.llm import LLMConfig, parse_spec
 from owlcap.reward import CSERConfig, LengthRewardConfig
 
-CAPTIONERS = ("base", "sft", "grpo")
-Captioner = Literal["base", "sft", "grpo"]
+CAPTIONERS = ("base", "sft", "dpo", "grpo")
+Captioner = Literal["base", "sft", "dpo", "grpo"]
 
 
 class BaseModelSection(BaseModel):
@@ -111,6 +112,21 @@ class TrainStageSection(StageSection):
     )
 
 
+class DPOStageSection(TrainStageSection):
+    """DPO on preference pairs: ``pairs`` is what ``owlcap data pairs`` takes (a PairsConfig), ``config`` a run
+    config as ``owlcap train dpo`` takes it (configs/dpo). The stage builds the pairs into RUN_DIR/dpo/pairs/ (the
+    data stage's HMD build is one of their sources), then trains RUN_DIR/dpo/model from SFT's model on them."""
+
+    config: str | dict[str, Any] = Field(
+        description="YAML path of the DPO run config (configs/dpo/*.yaml) or the config inline."
+    )
+    pairs: str | dict[str, Any] = Field(
+        default_factory=dict,
+        description="YAML path of the pairs config (owlcap data pairs --config), or it inline: GRPO runs and caption "
+        "files to pair, the cap per video... The data stage's build is added to hmd.builds.",
+    )
+
+
 class CaptionStageSection(StageSection):
     """Caption videos with each chosen model; ``config`` is an ``owlcap caption --config`` file (CaptionConfig)."""
 
@@ -118,7 +134,7 @@ class CaptionStageSection(StageSection):
     models: list[Literal[CAPTIONERS]] = Field(
         list(CAPTIONERS),
         min_length=1,
-        description="Which models caption: base (before SFT), sft (after SFT), grpo (after GRPO).",
+        description="Which models caption: base (before SFT), sft (after SFT), dpo (after DPO), grpo (after GRPO).",
     )
     server: LLMConfig = Field(
         default_factory=lambda: LLMConfig(concurrency=16, request_timeout_s=600.0, max_retries=3, cache=False),
@@ -217,7 +233,7 @@ class ReportStageSection(BaseModel):
 
 
 class PipelineConfig(BaseModel):
-    """data -> SFT -> GRPO -> caption -> eval -> report; each section a stage."""
+    """data -> SFT -> DPO -> GRPO -> caption -> eval -> report; each section a stage."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -239,7 +255,12 @@ class PipelineConfig(BaseModel):
         None, description="Build HMD records (MDF + FGE): what SFT and GRPO train on."
     )
     sft: TrainStageSection | None = Field(None, description="Supervised fine-tuning of the base model.")
-    grpo: TrainStageSection | None = Field(None, description="GRPO with CSER + length reward, from SFT's model.")
+    dpo: DPOStageSection | None = Field(
+        None, description="Preference pairs, then DPO from SFT's model (before GRPO, or instead of it)."
+    )
+    grpo: TrainStageSection | None = Field(
+        None, description="GRPO with CSER + length reward, from DPO's model (or SFT's, when there is no DPO stage)."
+    )
     caption: CaptionStageSection | None = Field(None, description="Caption videos with the chosen models.")
     eval: EvalStageSection | None = Field(None, description="Score the captions.")
     report: ReportStageSection | None = Field(
@@ -269,6 +290,6 @@ class PipelineConfig(BaseModel):
                 raise ValueError(f"{where} names {missing} but the pipeline has no such stage; drop them")
         if self.eval is not None and self.eval.cser is not None and self.caption is None:
             raise ValueError("eval.cser scores the caption stage's captions: add a caption section or drop eval.cser")
-        if self.data is not None and self.sft is None and self.grpo is None:
-            raise ValueError("the data stage feeds SFT and GRPO: add one of them or drop the data section")
+        if self.data is not None and self.sft is None and self.dpo is None and self.grpo is None:
+            raise ValueError("the data stage feeds SFT, DPO and GRPO: add one of them or drop the data section")
         return self

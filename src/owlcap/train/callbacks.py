@@ -6,6 +6,9 @@
   the whole logs dict (40 keys under GRPO) every step. Its tqdm bar becomes owlcap's progress bar, drawn on the
   console the log lines use, so in a terminal each step's line prints above the bar instead of into it (unless
   ``OWLCAP_DISABLE_PROGRESS`` is set).
+* :class:`CountersLogMixin` (a trainer mixin) adds a recipe's data counters (videos decoded/skipped, examples too
+  long, ...), summed over ranks, to every log record, so TensorBoard/W&B, ``log_history`` and ``metrics.jsonl``
+  show them (``Trainer.log`` is the documented hook for this).
 * :class:`RewardChecksCallback` applies ``owlcap.train.guards.RewardWatch`` to each logged step of a GRPO run: a stop
   saves a checkpoint and ends training; the recipe then reports why (``stop_reason``).
 """
@@ -117,6 +120,36 @@ def quiet_console(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
     if trainer.pop_callback(ProgressCallback) is not None and not envs.progress_disabled():
         trainer.add_callback(StepBar)
+
+
+DPO_SUMMARY_KEYS = (
+    "loss",
+    "rewards/accuracies",
+    "rewards/margins",
+    "rewards/chosen",
+    "rewards/rejected",
+    "eval_loss",
+    "grad_norm",
+    "data/videos_skipped",
+)
+
+
+class CountersLogMixin:
+    """Trainer mixin: ``self.data_counters`` (an ``owlcap.train.data.DataCounters``) in every log record."""
+
+    def data_totals(self) -> dict[str, int]:
+        """The data counters summed over all ranks (a collective: every rank must call it)."""
+        import torch
+
+        counts = self.data_counters.snapshot()
+        local = torch.tensor(list(counts.values()), dtype=torch.long, device=self.accelerator.device)
+        total = self.accelerator.reduce(local, reduction="sum") if self.accelerator.num_processes > 1 else local
+        return dict(zip(counts, total.tolist(), strict=True))
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Every rank calls log() at the same steps, so the sum in data_totals() is a matched collective.
+        logs.update({f"data/{name}": value for name, value in self.data_totals().items()})
+        super().log(logs, start_time)
 
 
 class RewardChecksCallback(TrainerCallback):

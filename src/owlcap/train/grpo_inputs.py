@@ -4,7 +4,7 @@ A row is one (prompt, completion-to-be) pair: ``prompt`` (the user instruction, 
 optional ``start``/``end`` clip trims (seconds; only that span is sampled), ``system`` (optional) plus the reward
 columns. The G rows of one prompt carry the same clip, so each distinct clip is decoded once (in a thread pool; PyAV
 releases the GIL), each distinct (clip, prompt) is tokenized once, and all rows of a clip share one
-:class:`~owlcap.train.grpo_video.VideoTensors`.
+:class:`~owlcap.train.shared_video.VideoTensors`.
 
 A video that fails to decode must not end the run nor break the group structure GRPO normalizes rewards over (a
 prompt's G copies can sit on several GPUs). Its rows keep their place and get a blank stand-in video; the trainer
@@ -22,7 +22,7 @@ from typing import Any
 from owlcap.errors import VideoDecodeError
 from owlcap.models import DEFAULT_CAPTION_PROMPT, processor_inputs
 from owlcap.train.data import PromptOrder, blank_video, caption_chat, clip_sampling
-from owlcap.train.grpo_video import VideoTensors
+from owlcap.train.shared_video import VideoTensors
 
 logger = logging.getLogger(__name__)
 

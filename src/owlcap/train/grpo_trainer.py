@@ -55,7 +55,7 @@ from owlcap.models import vision_token_ids
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.grpo_inputs import PreparedBatch, VideoPromptBuilder
 from owlcap.train.grpo_resume import ResumableRepeatSampler, load_generation_state, save_generation_state
-from owlcap.train.grpo_video import (
+from owlcap.train.shared_video import (
     VideoPlan,
     encode_videos,
     forward_kwargs,
@@ -217,7 +217,7 @@ class VideoGRPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
             from owlcap.train.grpo_vllm import generate_with_videos
 
             return generate_with_videos(self, prompt_ids, self._prepared, plan, num_generations)
-        scope = shared_video_features(self.model, plan) if self.share_video_encoding else contextlib.nullcontext()
+        scope = shared_video_features(self.model, plan.index) if self.share_video_encoding else contextlib.nullcontext()
         with scope:
             return super()._generate_single_turn(
                 prompt_ids, images, multimodal_fields, num_generations, has_tool_images

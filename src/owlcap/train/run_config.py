@@ -53,6 +53,29 @@ class TrainDataConfig(BaseModel):
         return value
 
 
+TRAINER_FIELDS = (
+    "output_dir",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "optim",
+    "seed",
+    "gradient_checkpointing",
+    "logging_steps",
+    "run_name",
+    "save_steps",
+    "save_total_limit",
+)
+"""Run-config fields that SFT's and DPO's TRL configs take under the same name (a recipe adds its own)."""
+
+
 class TrainRunConfig(BaseModel):
     """A training run's model, data, optimisation, checkpoints, logging and final save; see the module docstring."""
 
@@ -101,6 +124,37 @@ class TrainRunConfig(BaseModel):
         "saved in output_dir/adapter).",
     )
     trl_args: dict[str, Any] = Field({}, description="Any other TRL config field, passed through.")
+
+    def trainer_defaults(self) -> dict[str, Any]:
+        """The ``TrainingArguments`` SFT and DPO set alike: bf16 (a GPU's), where logs go, CPU or GPU, checkpoints by
+        steps, the first step logged, evaluation every ``eval_steps``, and no DDP search for unused parameters."""
+        import importlib.util
+
+        import torch
+
+        cuda = torch.cuda.is_available()
+        bf16 = (cuda and torch.cuda.is_bf16_supported()) if self.bf16 == "auto" else self.bf16
+        if bf16 and not cuda:
+            raise ConfigError("bf16: true needs a CUDA GPU; set bf16: auto (or false) to train in fp32 on CPU")
+        if "wandb" in self.report_to and importlib.util.find_spec("wandb") is None:
+            raise ConfigError("report_to has wandb but wandb is not installed: pip install 'owlcap[wandb]', or drop it")
+        defaults: dict[str, Any] = {
+            "bf16": bf16,
+            "report_to": list(self.report_to) or "none",
+            "save_strategy": "steps",
+            "logging_first_step": True,
+            # use_cpu lets torchrun/accelerate run several CPU processes (gloo); pinning only helps a GPU.
+            "use_cpu": not cuda,
+            "dataloader_pin_memory": cuda,
+            # TRL turns DDP's unused-parameter search on for every VLM, for text-only batches that skip the vision
+            # tower. Here every batch carries a video (an emptied batch gets a stand-in), so every trainable
+            # parameter gets a gradient and the search is an extra autograd traversal per step.
+            "ddp_find_unused_parameters": False,
+        }
+        eval_steps = getattr(self, "eval_steps", None)
+        if eval_steps:
+            defaults |= {"eval_strategy": "steps", "eval_steps": eval_steps}
+        return defaults
 
     @model_validator(mode="after")
     def _check_training(self) -> Self:

@@ -69,7 +69,11 @@ def write_model_card(output: Path, config: TrainRunConfig, recipe: str, steps: i
         header.append(f"base_model: {base}")
     header += ["tags: [owlcap, video-captioning, " + recipe + ", trl]", "---", ""]
     source = f"[{base}](https://huggingface.co/{base})" if on_hub else f"`{base}` (a local checkpoint)"
-    how = {"sft": "supervised fine-tuning (SFT) on HMD captions", "grpo": "GRPO with the CSER + length reward"}
+    how = {
+        "sft": "supervised fine-tuning (SFT) on HMD captions",
+        "grpo": "GRPO with the CSER + length reward",
+        "dpo": "DPO on video preference pairs",
+    }
     files = ", ".join(f"`{name}`" for name in config.data.train_files)
     lora = ""
     if config.model.tuning == "lora":

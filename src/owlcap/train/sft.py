@@ -22,8 +22,9 @@ vision collator handles images only, so we pass ours and tell it to skip dataset
 
 The one subclass, :class:`VideoSFTTrainer`, does two named things, each tested in ``tests/train/test_sft.py``:
 
-* ``log`` (the hook ``Trainer.log`` documents for this) adds the data counters (videos decoded/skipped, examples
-  too long, ...), summed over ranks, to every log record, so TensorBoard/W&B and ``log_history`` show them;
+* ``log`` (:class:`~owlcap.train.callbacks.CountersLogMixin`, shared with DPO) adds the data counters (videos
+  decoded/skipped, examples too long, ...), summed over ranks, to every log record, so TensorBoard/W&B and
+  ``log_history`` show them;
 * :class:`~owlcap.train.checkpoints.CheckpointWeightsMixin` makes resume restore the model weights: transformers
   5.20 saves Qwen2.5-VL checkpoints in the legacy key layout and its resume path cannot read them back, so a
   resumed run would silently restart from the base weights.
@@ -31,7 +32,6 @@ The one subclass, :class:`VideoSFTTrainer`, does two named things, each tested i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -41,41 +41,24 @@ from typing import Any
 from trl import SFTConfig, SFTTrainer
 
 from owlcap.config import load_config
-from owlcap.errors import ConfigError
 from owlcap.models.inputs import vision_factor
-from owlcap.train.callbacks import SFT_SUMMARY_KEYS, MetricsFileCallback, close_console, quiet_console
+from owlcap.train.callbacks import (
+    SFT_SUMMARY_KEYS,
+    CountersLogMixin,
+    MetricsFileCallback,
+    close_console,
+    quiet_console,
+)
 from owlcap.train.checkpoints import CheckpointWeightsMixin
 from owlcap.train.data import DataCounters, VideoCaptionCollator, load_caption_dataset
 from owlcap.train.guards import require_every_step
 from owlcap.train.modeling import count_parameters, load_training_model, prepare_model
+from owlcap.train.run_config import TRAINER_FIELDS
 from owlcap.train.run_dir import METRICS_FILE, checkpoint_step, describe_finished, finish_run, plan_run, start_run
 from owlcap.train.saving import end_process_group, save_final_model
 from owlcap.train.sft_config import SFTRunConfig
 
 logger = logging.getLogger(__name__)
-
-
-# Run-config fields passed to SFTConfig under the same name.
-_TRAINING_FIELDS = (
-    "output_dir",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "gradient_accumulation_steps",
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "weight_decay",
-    "max_grad_norm",
-    "optim",
-    "seed",
-    "gradient_checkpointing",
-    "logging_steps",
-    "run_name",
-    "save_steps",
-    "save_total_limit",
-)
 
 
 @dataclass
@@ -94,26 +77,12 @@ class SFTResult:
     data: dict[str, int] = field(default_factory=dict)
 
 
-class VideoSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
+class VideoSFTTrainer(CountersLogMixin, CheckpointWeightsMixin, SFTTrainer):
     """``SFTTrainer`` whose logs carry the video data counters and whose resume restores the model weights."""
 
     def __init__(self, *args, data_counters: DataCounters, **kwargs):
         super().__init__(*args, **kwargs)
         self.data_counters = data_counters
-
-    def data_totals(self) -> dict[str, int]:
-        """The data counters summed over all ranks (a collective: every rank must call it)."""
-        import torch
-
-        counts = self.data_counters.snapshot()
-        local = torch.tensor(list(counts.values()), dtype=torch.long, device=self.accelerator.device)
-        total = self.accelerator.reduce(local, reduction="sum") if self.accelerator.num_processes > 1 else local
-        return dict(zip(counts, total.tolist(), strict=True))
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        # Every rank calls log() at the same steps, so the sum in data_totals() is a matched collective.
-        logs.update({f"data/{name}": value for name, value in self.data_totals().items()})
-        super().log(logs, start_time)
 
 
 def run_sft(config_path: str | Path | None, overrides: list[str] | None = None, **kwargs: Any) -> SFTResult:
@@ -203,30 +172,8 @@ def train_sft(config: SFTRunConfig, *, callbacks: list | None = None) -> SFTResu
 
 def build_sft_args(config: SFTRunConfig) -> SFTConfig:
     """TRL ``SFTConfig`` from the run config, with the settings the video collator needs."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else config.bf16
-    if bf16 and not cuda:
-        raise ConfigError("bf16: true needs a CUDA GPU; set bf16: auto (or false) to train in fp32 on CPU")
-    if "wandb" in config.report_to and importlib.util.find_spec("wandb") is None:
-        raise ConfigError("report_to has wandb but wandb is not installed: pip install 'owlcap[wandb]', or drop it")
-    fields = {name: getattr(config, name) for name in _TRAINING_FIELDS}
-    defaults = {
-        "bf16": bf16,
-        "report_to": list(config.report_to) or "none",
-        "save_strategy": "steps",
-        "logging_first_step": True,
-        # use_cpu lets torchrun/accelerate run several CPU processes (gloo); pinning only helps a GPU.
-        "use_cpu": not cuda,
-        "dataloader_pin_memory": cuda,
-        # TRL turns DDP's unused-parameter search on for every VLM, for text-only batches that skip the vision
-        # tower. Here every batch carries a video (an emptied batch gets a stand-in), so every trainable parameter
-        # gets a gradient and the search is an extra autograd traversal per step.
-        "ddp_find_unused_parameters": False,
-    }
-    if config.eval_steps:
-        defaults |= {"eval_strategy": "steps", "eval_steps": config.eval_steps}
+    fields = {name: getattr(config, name) for name in TRAINER_FIELDS}
+    defaults = config.trainer_defaults()
     # The dataset holds paths and captions; the collator makes every model input, so nothing is pre-tokenized,
     # truncated or dropped by TRL, and the columns must reach the collator untouched (trl_args cannot change these).
     video = {

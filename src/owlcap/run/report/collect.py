@@ -25,6 +25,8 @@ GRPO_CURVES = (
     "kl",
 )
 
+DPO_CURVES = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected", "grad_norm")
+
 TINY_NOTE = (
     "The models are tiny and random (a few hundred thousand parameters, built offline). They show that every stage "
     "runs and that training moves the model: SFT's loss falls, GRPO's rewards differ within a group (reward_std > 0) "
@@ -56,6 +58,8 @@ def collect(layout: Layout, stages: list[str], title: str, caption_chars: int, *
         report["data"] = _data(records["data"], caption_chars)
     if "sft" in stages:
         report["sft"] = _sft(layout)
+    if "dpo" in stages:
+        report["dpo"] = _dpo(layout)
     if "grpo" in stages:
         report["grpo"] = _grpo(layout)
     if "caption" in stages and records.get("caption"):
@@ -133,6 +137,23 @@ def _grpo(layout: Layout) -> dict[str, Any]:
         "steps": len(steps),
         "steps_with_reward_std": sum(entry.get("reward_std", 0) > 0 for entry in steps),
         "steps_with_grad": sum(entry.get("grad_norm", 0) > 0 for entry in steps),
+    }
+
+
+def _dpo(layout: Layout) -> dict[str, Any]:
+    """DPO's curves (reward accuracy and margin per logged step) and the pairs it trained on, per source."""
+    import json
+
+    steps = [entry for entry in log_history(layout.dpo_model) if "rewards/margins" in entry]
+    curves = {name: [[entry["step"], entry[name]] for entry in steps if name in entry] for name in DPO_CURVES}
+    stats = layout.dpo_pairs / "stats.json"
+    pairs = json.loads(stats.read_text(encoding="utf-8")) if stats.is_file() else {}
+    return {
+        "curves": curves,
+        "steps": len(steps),
+        "pairs": pairs.get("pairs", 0),
+        "by_source": pairs.get("by_source", {}),
+        "no_pair": pairs.get("no_pair", {}),
     }
 
 

@@ -1,11 +1,11 @@
-"""The report's PNG plots (matplotlib, Agg): FGE verdicts, SFT loss, GRPO curves, weight change, evaluations."""
+"""The report's PNG plots (matplotlib, Agg): FGE verdicts, SFT loss, DPO and GRPO curves, weight change, evaluations."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-_MODEL_COLOURS = {"base": "#9e9e9e", "sft": "#1f77b4", "grpo": "#d62728"}
+_MODEL_COLOURS = {"base": "#9e9e9e", "sft": "#1f77b4", "dpo": "#2ca02c", "grpo": "#d62728"}
 
 
 def _figure(*, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6.4, 3.6)):
@@ -35,22 +35,42 @@ def sft_loss(curve: list[list[float]], path: Path) -> Path:
 
 
 def grpo_curves(curves: dict[str, list[list[float]]], path: Path) -> Path:
-    plt, fig, axes = _figure(ncols=2, nrows=2, size=(9.6, 6.4))
     panels = (
         ("reward per completion", ("reward", "rewards/cser/mean", "rewards/length/mean"), ("total", "CSER", "length")),
         ("reward std within groups", ("reward_std", "frac_reward_zero_std"), ("reward_std", "share of flat groups")),
         ("gradient norm", ("grad_norm",), ("grad_norm",)),
         ("completion length (tokens)", ("completions/mean_length",), ("mean",)),
     )
+    return _curve_grid("GRPO", curves, panels, path)
+
+
+def dpo_curves(curves: dict[str, list[list[float]]], path: Path) -> Path:
+    """DPO per logged step: reward accuracy (a coin's 0.5 dashed), the chosen - rejected margin, each side's
+    implicit reward, the loss."""
+    panels = (
+        ("reward accuracy (chosen > rejected)", ("rewards/accuracies",), ("accuracy",)),
+        ("reward margin (chosen - rejected)", ("rewards/margins",), ("margin",)),
+        ("implicit reward beta x log(policy / ref)", ("rewards/chosen", "rewards/rejected"), ("chosen", "rejected")),
+        ("loss", ("loss",), ("loss",)),
+    )
+    return _curve_grid("DPO", curves, panels, path, chance=0.5)
+
+
+def _curve_grid(stage: str, curves, panels, path: Path, *, chance: float | None = None) -> Path:
+    """A 2x2 grid of per-step curves; ``panels`` are ``(title, curve names, legend labels)``; ``chance`` draws a
+    dashed line on the first panel."""
+    plt, fig, axes = _figure(ncols=2, nrows=2, size=(9.6, 6.4))
     for ax, (title, names, labels) in zip(axes.flat, panels, strict=True):
         for name, label in zip(names, labels, strict=True):
             points = curves.get(name) or []
             if points:
                 ax.plot([s for s, _ in points], [v for _, v in points], marker="o", markersize=3, label=label)
-        ax.set(title=f"GRPO: {title}", xlabel="step")
+        ax.set(title=f"{stage}: {title}", xlabel="step")
         ax.grid(alpha=0.3)
         if len(names) > 1:
             ax.legend(fontsize=8)
+    if chance is not None:
+        axes[0][0].axhline(chance, color="black", linestyle="--", linewidth=1)
     return _save(plt, fig, path)
 
 

@@ -50,6 +50,7 @@ def sections(report: dict[str, Any], images: dict[str, Path]) -> list[Section]:
     builders = {
         "data": _data_section,
         "sft": _sft_section,
+        "dpo": _dpo_section,
         "grpo": _grpo_section,
         "caption": _caption_section,
         "eval": _eval_section,
@@ -80,14 +81,14 @@ def _headlines(report: dict[str, Any]) -> list[list[str]]:
     sft = report.get("sft") or {}
     if sft.get("loss"):
         rows.append(["SFT loss, first -> last step", f"{_fmt(sft['loss_first'])} -> {_fmt(sft['loss_last'])}"])
+    dpo = report.get("dpo") or {}
+    if dpo.get("steps"):
+        rows += _dpo_headlines(report)
     grpo = report.get("grpo") or {}
     if grpo.get("steps"):
         rows.append(["GRPO steps with reward_std > 0", f"{grpo['steps_with_reward_std']} / {grpo['steps']}"])
         rows.append(["GRPO steps with grad_norm > 0", f"{grpo['steps_with_grad']} / {grpo['steps']}"])
-        vision = ((report["stages"]["grpo"].get("summary") or {}).get("weight_change") or {}).get("vision tower")
-        if vision:
-            moved = f"{vision['changed']} / {vision['tensors']} tensors (relative change {_fmt(vision['relative'], 4)})"
-            rows.append(["vision tower weights changed by GRPO", moved])
+        rows += _vision_moved(report, "grpo")
     cser = (report.get("eval") or {}).get("cser")
     if cser:
         scores = ", ".join(f"{model} {_fmt(means.get('reward'))}" for model, means in cser["models"].items())
@@ -98,6 +99,15 @@ def _headlines(report: dict[str, Any]) -> list[list[str]]:
             figures = ", ".join(f"{label} {_metric(run['headline'], key)}" for key, label in metrics)
             rows.append([f"{name} ({source})", figures])
     return rows
+
+
+def _vision_moved(report: dict[str, Any], stage: str) -> list[list[str]]:
+    """The headline row of how many vision-tower tensors a training stage changed (none when not measured)."""
+    vision = ((report["stages"][stage].get("summary") or {}).get("weight_change") or {}).get("vision tower")
+    if not vision:
+        return []
+    moved = f"{vision['changed']} / {vision['tensors']} tensors (relative change {_fmt(vision['relative'], 4)})"
+    return [[f"vision tower weights changed by {stage.upper()}", moved]]
 
 
 def _metric(headline: dict[str, Any], key: str) -> str:
@@ -179,6 +189,45 @@ def _sft_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
     return section
 
 
+def _dpo_headlines(report: dict[str, Any]) -> list[list[str]]:
+    curves = report["dpo"]["curves"]
+    rows = []
+    for name, label in (("rewards/accuracies", "DPO reward accuracy"), ("rewards/margins", "DPO reward margin")):
+        points = curves.get(name) or []
+        if points:
+            rows.append([f"{label}, first -> last step", f"{_fmt(points[0][1])} -> {_fmt(points[-1][1])}"])
+    return rows + _vision_moved(report, "dpo")
+
+
+def _dpo_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
+    section = Section("stage-dpo", "DPO")
+    dpo = report.get("dpo") or {}
+    if not dpo.get("steps"):
+        section.paragraphs.append("DPO has not run (no step logged).")
+        return section
+    section.paragraphs.append(
+        f"{dpo['pairs']} preference pairs, {dpo['steps']} steps logged. Reward accuracy is the share of pairs whose "
+        "chosen caption the policy now prefers over the rejected one more than the reference model did (0.5 is a "
+        "coin); the margin is how much more, in beta x log-probability."
+    )
+    sources = [
+        [source, str(counts.get("made", "")), str(counts.get("kept", ""))]
+        for source, counts in dpo["by_source"].items()
+    ]
+    if sources:
+        section.tables.append((["pair source", "pairs made", "pairs trained on"], sources))
+    if dpo.get("no_pair"):
+        section.tables.append((["why no pair", "times"], [[why, str(n)] for why, n in dpo["no_pair"].items()]))
+    columns = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    rows = _curve_rows(dpo["curves"], columns)
+    section.tables.append((["step", "loss", "reward accuracy", "margin", "chosen reward", "rejected reward"], rows))
+    table = _weights_table(report["stages"]["dpo"].get("summary", {}))
+    if table:
+        section.tables.append(table)
+    section.images += [images[key] for key in ("dpo",) if key in images]
+    return section
+
+
 def _grpo_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
     section = Section("stage-grpo", "GRPO")
     grpo = report.get("grpo") or {}
@@ -190,19 +239,22 @@ def _grpo_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
         f"{grpo['steps']} steps logged; reward_std > 0 on {grpo['steps_with_reward_std']} of them (rewards differ "
         f"within a group, so the advantages and the gradient are not zero), grad_norm > 0 on {grpo['steps_with_grad']}."
     )
-    rows = []
-    for index, (step, reward) in enumerate(curves.get("reward", [])):
-        row = [str(step), _fmt(reward)]
-        for name in ("reward_std", "grad_norm", "rewards/cser/mean", "rewards/length/mean"):
-            values = curves.get(name, [])
-            row.append(_fmt(values[index][1]) if index < len(values) else "")
-        rows.append(row)
+    rows = _curve_rows(curves, ("reward", "reward_std", "grad_norm", "rewards/cser/mean", "rewards/length/mean"))
     section.tables.append((["step", "reward", "reward_std", "grad_norm", "CSER", "length reward"], rows))
     table = _weights_table(report["stages"]["grpo"].get("summary", {}))
     if table:
         section.tables.append(table)
     section.images += [images[key] for key in ("grpo", "weights") if key in images]
     return section
+
+
+def _curve_rows(curves: dict[str, list[list[float]]], names: tuple[str, ...]) -> list[list[str]]:
+    """One row per step of the first curve: the step, then each named curve's value at that step."""
+    rows = []
+    for index, (step, _) in enumerate(curves.get(names[0], [])):
+        values = [curves.get(name, []) for name in names]
+        rows.append([str(step)] + [_fmt(points[index][1]) if index < len(points) else "" for points in values])
+    return rows
 
 
 def _caption_section(report: dict[str, Any], images: dict[str, Path]) -> Section:
@@ -296,7 +348,7 @@ def benchmark_groups(runs: dict[str, Any]) -> list[str]:
 
 
 def _model_order(name: str) -> int:
-    order = ("base", "sft", "grpo")
+    order = ("base", "sft", "dpo", "grpo")
     return order.index(name) if name in order else len(order)
 
 

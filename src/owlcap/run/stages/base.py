@@ -48,6 +48,15 @@ class Layout:
         return self.run_dir / "sft" / "model"
 
     @property
+    def dpo_pairs(self) -> Path:
+        """The preference pairs the DPO stage builds (``owlcap data pairs``' output folder) and trains on."""
+        return self.run_dir / "dpo" / "pairs"
+
+    @property
+    def dpo_model(self) -> Path:
+        return self.run_dir / "dpo" / "model"
+
+    @property
     def grpo_model(self) -> Path:
         return self.run_dir / "grpo" / "model"
 

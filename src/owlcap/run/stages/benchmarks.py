@@ -100,9 +100,8 @@ def resolve_time_captioner(name: str, source: PipelineSource, layout: Layout) ->
     or its server, when the evaluation runs)."""
     if name in source.config.servers:
         return source.config.servers[name]
-    return {"base": source.config.model.name_or_path, "sft": str(layout.sft_model), "grpo": str(layout.grpo_model)}[
-        name
-    ]
+    trained = {"sft": layout.sft_model, "dpo": layout.dpo_model, "grpo": layout.grpo_model}
+    return source.config.model.name_or_path if name == "base" else str(trained[name])
 
 
 def benchmark_inputs(benchmark: str, section: BenchmarkSection, runs: dict[str, BaseModel]) -> dict[str, str]:

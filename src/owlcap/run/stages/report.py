@@ -11,7 +11,7 @@ from owlcap.run.resolve import PipelineSource
 from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
 from owlcap.run.stages.evaluate import SCORES
 
-BEFORE_REPORT = ("data", "sft", "grpo", "caption", "eval")
+BEFORE_REPORT = ("data", "sft", "dpo", "grpo", "caption", "eval")
 
 
 def resolve_report(source: PipelineSource, layout: Layout) -> ResolvedStage:
@@ -44,11 +44,13 @@ def draw(report: dict[str, Any], out: Path) -> dict[str, Path]:
     images: dict[str, Path] = {}
     if (report.get("sft") or {}).get("loss"):
         images["sft_loss"] = plots.sft_loss(report["sft"]["loss"], out / "sft_loss.png")
+    if (report.get("dpo") or {}).get("steps"):
+        images["dpo"] = plots.dpo_curves(report["dpo"]["curves"], out / "dpo_curves.png")
     if (report.get("grpo") or {}).get("steps"):
         images["grpo"] = plots.grpo_curves(report["grpo"]["curves"], out / "grpo_rewards.png")
     changes = {
         name: report["stages"][name]["summary"]["weight_change"]
-        for name in ("sft", "grpo")
+        for name in ("sft", "dpo", "grpo")
         if (report["stages"].get(name, {}).get("summary") or {}).get("weight_change")
     }
     if changes:

@@ -1,8 +1,8 @@
-"""The SFT and GRPO stages: the training recipes' public entry points, chained base -> SFT -> GRPO.
+"""The SFT and GRPO stages: the training recipes' public entry points, chained base -> SFT -> (DPO ->) GRPO.
 
 The pipeline owns these fields of each training config: ``output_dir`` (``RUN_DIR/sft/model``, ``RUN_DIR/grpo/model``),
-``model.name_or_path`` (SFT starts from the pipeline's base model, GRPO from SFT's output, or from the base model
-when the pipeline has no SFT stage) and, when the pipeline has a data stage, ``data.train_files`` (its
+``model.name_or_path`` (SFT starts from the pipeline's base model, GRPO from DPO's output (``stages.dpo``), else
+SFT's, else the base model) and, when the pipeline has a data stage, ``data.train_files`` (its
 ``RUN_DIR/data/hmd.jsonl``). Everything else is the stage config's. An interrupted stage is called again with the
 same config: the recipe resumes from the newest complete checkpoint in ``output_dir``
 (``resume_from_checkpoint: auto``, the default). With ``launch:`` the recipe runs as ``owlcap train`` under the
@@ -66,13 +66,12 @@ def resolve_sft(source: PipelineSource, layout: Layout) -> ResolvedStage:
 def resolve_grpo(source: PipelineSource, layout: Layout) -> ResolvedStage:
     from owlcap.train.grpo_config import GRPORunConfig
 
-    after_sft = source.config.sft is not None
-    start = str(layout.sft_model) if after_sft else source.config.model.name_or_path
+    trained = [name for name in ("dpo", "sft") if getattr(source.config, name) is not None][:1]
+    start = str({"dpo": layout.dpo_model, "sft": layout.sft_model}[trained[0]]) if trained else None
     stage = stage_source(source, "grpo", source.config.grpo, layout.run_dir)
-    own_fields(stage, _owned(source, layout, layout.grpo_model, start))
+    own_fields(stage, _owned(source, layout, layout.grpo_model, start or source.config.model.name_or_path))
     config = validate_stage(GRPORunConfig, stage)
-    upstream = ["sft"] if after_sft else []
-    return _resolved("grpo", config, stage, source, upstream, {} if after_sft else {"base_model": True})
+    return _resolved("grpo", config, stage, source, trained, {} if trained else {"base_model": True})
 
 
 def train(name: str, stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
@@ -88,6 +87,10 @@ def train(name: str, stage: ResolvedStage, context: RunContext) -> dict[str, Any
         from owlcap.train.sft import train_sft
 
         return asdict(train_sft(stage.config))
+    if name == "dpo":
+        from owlcap.train.dpo import train_dpo
+
+        return asdict(train_dpo(stage.config))
     from owlcap.train.grpo import train_grpo
 
     return train_grpo(stage.config).to_dict()
@@ -99,7 +102,7 @@ def run_sft(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     history = log_history(config.output_dir)
     losses = [entry["loss"] for entry in history if "loss" in entry]
     return {
-        "model": _in_run_dir(result["final_model"], context),
+        "model": in_run_dir(result["final_model"], context),
         "global_step": result["global_step"],
         "resumed_from": result["resumed_from"],
         "launched": context.pipeline.config.sft.launch is not None,
@@ -124,7 +127,7 @@ def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     steps = [entry for entry in log_history(config.output_dir) if "reward_std" in entry]
     final_model = result["final_model"]
     return {
-        "model": _in_run_dir(final_model, context),
+        "model": in_run_dir(final_model, context),
         "global_step": result["global_step"],
         "resumed_from": result["resumed_from"],
         "launched": context.pipeline.config.grpo.launch is not None,
@@ -137,7 +140,7 @@ def run_grpo(stage: ResolvedStage, context: RunContext) -> dict[str, Any]:
     }
 
 
-def _in_run_dir(path: str, context: RunContext) -> str:
+def in_run_dir(path: str, context: RunContext) -> str:
     """``path`` relative to the run directory, so the record stays true when the run directory moves."""
     return os.path.relpath(path, context.layout.run_dir)
 

@@ -1,17 +1,20 @@
-"""Video tensors for GRPO: each distinct video is encoded once per forward pass and shared by its G completions.
+"""Video tensors shared by the rows of a forward pass: each distinct video is encoded once, its features indexed out
+to every row that shows it.
 
-GRPO repeats every prompt G times, so a generation batch of B prompts has B*G rows but only B distinct videos.
-Feeding the processor's per-row ``pixel_values_videos`` to the model runs the vision tower B*G times per forward
-pass (TRL does this for images). Here a :class:`VideoPlan` records which distinct video each row uses; the vision
-tower runs once over the distinct videos and the features are indexed out to the rows. The indexing is an ordinary
-autograd op, so the G rows' gradients sum into the one encoding and flow on into the vision tower.
+GRPO repeats every prompt G times, so a generation batch of B prompts has B*G rows but only B distinct videos; DPO
+puts each pair's chosen and rejected captions in two rows over the same video. Feeding the processor's per-row
+``pixel_values_videos`` to the model runs the vision tower once per row (TRL does this for images). Here the vision
+tower runs once over the distinct videos and the features are indexed out to the rows (``index``: row -> distinct
+video). The indexing is an ordinary autograd op, so the rows' gradients sum into the one encoding and flow on into
+the vision tower.
 
-The features reach the model through ``mm_encoder_outputs``, the public transformers (5.x) argument of the Qwen-VL
-``forward`` for precomputed vision features, together with the per-row ``video_grid_thw`` / ``second_per_grid_ts``
-and ``mm_token_type_ids`` that M-RoPE needs. (Qwen2.5-VL silently falls back to 1-D positions when
-``mm_token_type_ids`` is missing; Qwen3-VL raises.) Generation is the one place the model encodes the video itself
-(TRL's generation path only forwards tensors), so :func:`shared_video_features` swaps in the same dedup for the
-scope of one ``generate`` call.
+Two ways in. GRPO's loss forwards pass precomputed features through ``mm_encoder_outputs``, the public transformers
+(5.x) argument of the Qwen-VL ``forward``, with a :class:`VideoPlan` (:func:`encode_videos`, :func:`forward_kwargs`),
+together with the per-row ``video_grid_thw`` / ``second_per_grid_ts`` and ``mm_token_type_ids`` that M-RoPE needs.
+(Qwen2.5-VL silently falls back to 1-D positions when ``mm_token_type_ids`` is missing; Qwen3-VL raises.) Where the
+model must encode the video itself, inside a ``generate`` call or a forward that TRL makes (DPO's policy and
+reference forwards), :func:`shared_video_features` swaps the dedup into the model's video encoder for the scope of
+the call: the caller passes the distinct videos' patches and the per-row grids.
 """
 
 from __future__ import annotations
@@ -148,23 +151,27 @@ def forward_kwargs(features, plan: VideoPlan, input_ids: torch.Tensor, video_tok
 
 
 @contextlib.contextmanager
-def shared_video_features(model, plan: VideoPlan) -> Iterator[None]:
-    """For one ``generate`` call: the model's video encoder sees the distinct videos only and returns row features.
+def shared_video_features(model, index: Sequence[int]) -> Iterator[None]:
+    """For the calls made inside: the model's video encoder sees the distinct videos only and returns row features.
 
-    The caller passes the distinct videos' patches as ``pixel_values_videos`` and the per-row grids (M-RoPE needs
-    them). ``generate`` encodes vision inputs through ``base_model.get_video_features`` before prefill; this swaps
-    that bound method on the instance (not the class) and restores it on exit, so nothing else is affected.
+    ``index`` maps each row to its distinct video (in order of first use). The caller passes the distinct videos'
+    patches as ``pixel_values_videos`` and the per-row grids as ``video_grid_thw`` (M-RoPE needs them); the distinct
+    grids are the rows' grids at each video's first row. The model encodes vision inputs through
+    ``base_model.get_video_features`` (in ``generate`` before prefill, and in ``forward``); this swaps that bound
+    method on the instance (not the class) and restores it on exit, so nothing else is affected.
     """
     base = encoder_model(model).base_model
     shadowed = base.__dict__.get("get_video_features")  # an instance-level override someone else set, if any
     original = base.get_video_features
-    distinct_grid = plan.grid_thw(shared=True)
+    rows = list(index)
+    first_rows = [rows.index(video) for video in range(max(rows) + 1)] if rows else []
 
     @functools.wraps(original)
     def get_video_features(pixel_values_videos, video_grid_thw=None, **kwargs):
         kwargs["return_dict"] = True
-        features = original(pixel_values_videos, distinct_grid.to(pixel_values_videos.device), **kwargs)
-        return expand_features(features, plan.index)
+        distinct_grid = video_grid_thw[first_rows].to(pixel_values_videos.device)
+        features = original(pixel_values_videos, distinct_grid, **kwargs)
+        return expand_features(features, rows)
 
     base.get_video_features = get_video_features
     try:

@@ -6,7 +6,7 @@ from grpo_support import load_tiny, tiny_sampling
 
 from owlcap.models import processor_inputs
 from owlcap.train.grpo_inputs import VideoPromptBuilder
-from owlcap.train.grpo_video import (
+from owlcap.train.shared_video import (
     VideoPlan,
     VideoTensors,
     encode_videos,
@@ -106,7 +106,7 @@ def test_generation_with_shared_encoding_matches_per_row(tiny, family, hmd_video
     with torch.no_grad():
         expected = model.generate(**inputs, **settings)
         shared_inputs = dict(inputs) | {"pixel_values_videos": plan.pixel_values(shared=True)}
-        with shared_video_features(model, plan):
+        with shared_video_features(model, plan.index):
             shared = model.generate(**shared_inputs, **settings)
     handle.remove()
     assert torch.equal(shared, expected)
