@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from trl.trainer.utils import RepeatSampler
 
-from owlcap.train.grpo_video import VideoPlan, VideoTensors
+from owlcap.train.shared_video import VideoPlan, VideoTensors
 
 logger = logging.getLogger(__name__)
 

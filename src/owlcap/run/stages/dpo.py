@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from owlcap import envs
 from owlcap.config import load_yaml, validate_config
 from owlcap.errors import ConfigError, DataError
-from owlcap.run.resolve import PipelineSource, expand, own_fields, stage_source, validate_stage
+from owlcap.run.resolve import PipelineSource, own_fields, stage_source, validate_stage
 from owlcap.run.stages.base import Layout, ResolvedStage, RunContext, Stage
 from owlcap.run.stages.train import in_run_dir, log_history, train
 from owlcap.run.weights import weight_change
@@ -64,10 +63,9 @@ def pairs_config(source: PipelineSource, layout: Layout):
     if isinstance(pairs, str):
         where = f"{pairs} (dpo.pairs in {source.path})"
         try:
-            pairs = load_yaml(pairs)
+            pairs = load_yaml(pairs, variables={"run_dir": str(layout.run_dir)})
         except ConfigError as exc:
             raise ConfigError(f"stage dpo: dpo.pairs: {exc}") from exc
-        pairs = expand(pairs, {"samples": str(envs.samples_dir()), "run_dir": str(layout.run_dir)}, where=where)
     data = dict(pairs)
     if source.config.data is not None:
         hmd = dict(data.get("hmd") or {})
