@@ -31,7 +31,9 @@ def _with_dpo(tmp_path: Path, *, grpo: bool, pairs: dict | None = None, **dpo) -
     if not grpo:
         data.pop("grpo")
         data["caption"]["models"] = ["base", "sft", "dpo"]
-        data["eval"]["vdc"]["models"] = ["dpo"]
+        for section in data["eval"].values():  # every benchmark that captions with GRPO's model takes DPO's
+            if isinstance(section, dict) and section.get("models"):
+                section["models"] = ["dpo"]
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
