@@ -19,7 +19,7 @@ import pytest
 from helpers.hub_server import COMMIT, LoopbackHub
 
 import owlcap
-from owlcap.errors import DownloadError
+from owlcap.errors import ConfigError, DownloadError
 from owlcap.eval import fetch as engine
 from owlcap.eval.dream1k import fetch as dream_fetch
 from owlcap.eval.dream1k.data import load as load_dream
@@ -250,3 +250,11 @@ def test_every_benchmark_with_a_spec_is_fetchable():
     for name in engine.benchmarks():
         spec = engine.spec_for(name)
         assert spec.benchmark == name and spec.files and spec.expected and "{folder}" in spec.usage
+
+
+def test_a_benchmark_without_a_spec_is_refused_saying_where_its_files_are():
+    assert "capability" not in engine.benchmarks()  # its hub copy is gated; its annotations live on GitHub
+    with pytest.raises(ConfigError, match=r"no fetch for benchmark 'capability' \(its annotations are in https://gi"):
+        engine.spec_for("capability")
+    with pytest.raises(ConfigError, match=r"no fetch for benchmark 'nope': choose from "):
+        engine.spec_for("nope")

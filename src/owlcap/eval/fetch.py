@@ -126,8 +126,21 @@ def benchmarks() -> list[str]:
 def spec_for(benchmark: str) -> FetchSpec:
     known = benchmarks()
     if benchmark not in known:
-        raise ConfigError(f"no fetch for benchmark {benchmark!r}: choose from {', '.join(known)}")
+        raise ConfigError(
+            f"no fetch for benchmark {benchmark!r}{_where_else(benchmark)}: choose from {', '.join(known)}"
+        )
     return importlib.import_module(f"owlcap.eval.{benchmark}.fetch").SPEC
+
+
+def _where_else(benchmark: str) -> str:
+    """Where an evaluated benchmark without a fetch spec keeps its files (its ``data.OFFICIAL_FILES``), said in the
+    refusal so the user knows what to download instead."""
+    try:
+        official = importlib.import_module(f"owlcap.eval.{benchmark}.data").OFFICIAL_FILES
+    except (ImportError, AttributeError):
+        return ""
+    where = f"{official['repository']} ({official['path']})"
+    return f" (its annotations are in {where}: clone it and pass --annotations; videos: {official['media']})"
 
 
 def fetch(
