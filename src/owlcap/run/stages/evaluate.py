@@ -137,4 +137,4 @@ def read_captions(path) -> dict[str, str]:
     return captions
 
 
-EVAL = Stage("eval", resolve_eval, run_eval, "score the captions: CSER vs the references, VDC, DREAM-1K")
+EVAL = Stage("eval", resolve_eval, run_eval, "score the captions: CSER vs the references and the benchmarks (VDC, DREAM-1K, CaReBench, CAPability)")
