@@ -137,4 +137,9 @@ def read_captions(path) -> dict[str, str]:
     return captions
 
 
-EVAL = Stage("eval", resolve_eval, run_eval, "score the captions: CSER vs the references and the benchmarks (VDC, DREAM-1K, CaReBench, CAPability)")
+EVAL = Stage(
+    "eval",
+    resolve_eval,
+    run_eval,
+    "score the captions: CSER vs the references and the benchmarks (VDC, DREAM-1K, CaReBench, CAPability)",
+)
