@@ -34,6 +34,11 @@ class PlannedItem:
     payload: Any = None
     final: dict[str, Any] | None = None
 
+    @classmethod
+    def no_caption(cls, key: str, record: dict[str, Any], reason: str) -> PlannedItem:
+        """An item without a caption: ``record`` written as it is, ``status: no_caption`` and why; never judged."""
+        return cls(key, "", final=record | {"input_hash": None, "status": "no_caption", "reason": reason})
+
 
 @dataclass
 class Execution:

@@ -117,8 +117,7 @@ def plan(config: CapEvalConfig, data: CapData, captions: LoadedCaptions, identit
                 caption = caption_for(captions, record)
                 if caption is None:
                     reason = captions.failed.get(record.file_id, "no caption for this file")
-                    final = _base(key, record, repeat) | {"input_hash": None, "status": "no_caption", "reason": reason}
-                    items.append(PlannedItem(key, "", final=final))
+                    items.append(PlannedItem.no_caption(key, _base(key, record, repeat), reason))
                     continue
                 inputs = {"caption": caption, "annotation": record.annotation, "identity": identity, "repeat": repeat}
                 items.append(PlannedItem(key, json_digest(inputs), FilePayload(record, caption, repeat)))

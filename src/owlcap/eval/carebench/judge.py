@@ -160,9 +160,7 @@ def plan(
             base["category"] = sample.category
             if prediction is None:
                 reason = captions.failed.get(sample.id, "no caption for this item")
-                items.append(
-                    PlannedItem(key, "", final=base | {"input_hash": None, "status": "no_caption", "reason": reason})
-                )
+                items.append(PlannedItem.no_caption(key, base, reason))
                 continue
             inputs = {
                 "prediction": prediction,

@@ -68,9 +68,7 @@ def plan(
             base |= {"dataset": sample.dataset}
             if prediction is None:
                 reason = captions.failed.get(sample.id, "no caption for this item")
-                items.append(
-                    PlannedItem(key, "", final=base | {"input_hash": None, "status": "no_caption", "reason": reason})
-                )
+                items.append(PlannedItem.no_caption(key, base, reason))
                 continue
             inputs = {"prediction": prediction, "reference": sample.reference, "events": list(sample.events)}
             input_hash = json_digest(inputs | {"identity": identity, "repeat": repeat})

@@ -69,8 +69,7 @@ def plan(config: VDCEvalConfig, data: VDCData, captions: LoadedCaptions, identit
             base = {"benchmark": "vdc", "key": key, "dimension": dimension, "video_id": video_id, "repeat": repeat}
             if caption is None:
                 reason = captions.failed.get(caption_key(dimension, video_id), "no caption for this video")
-                final = base | {"input_hash": None, "status": "no_caption", "reason": reason, "questions": []}
-                items.append(PlannedItem(key, "", final=final))
+                items.append(PlannedItem.no_caption(key, base | {"questions": []}, reason))
                 continue
             questions = [[qa.question, qa.answer] for qa in qas]
             input_hash = json_digest(
