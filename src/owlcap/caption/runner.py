@@ -20,8 +20,7 @@ from pathlib import Path
 
 from owlcap.caption.config import CaptionConfig
 from owlcap.caption.engines import CaptionEngine
-from owlcap.caption.provenance import check_output, is_empty, lock_captions, meta_path, write_meta
-from owlcap.caption.provenance import item_prompt as _prompt
+from owlcap.caption.provenance import check_output, is_empty, item_prompt, lock_captions, meta_path, write_meta
 from owlcap.data.sources import VideoItem
 from owlcap.errors import VideoDecodeError
 from owlcap.jsonl import JsonlWriter, compact_jsonl, done_ids
@@ -97,7 +96,7 @@ def caption_videos(
     """
     started = time.perf_counter()
     out_path = Path(out_path)
-    prompts = {item.id: _prompt(item, config) for item in items}
+    prompts = {item.id: item_prompt(item, config) for item in items}
     check_output(out_path, engine.name, config, overwrite=overwrite, prompts=prompts)
     with holding(lock_captions(out_path)):
         return _caption_locked(items, out_path, engine, config, overwrite=overwrite, started=started)
@@ -222,7 +221,7 @@ def _caption_batch(batch: list[_Decoded], engine: CaptionEngine, config: Caption
             "id": decoded.item.id,
             "video": decoded.item.video,
             "model": engine.name,
-            "prompt": _prompt(decoded.item, config),
+            "prompt": item_prompt(decoded.item, config),
             "sampling": sampling.model_dump(exclude_none=True),
             "generation": config.generation.model_dump(exclude_none=True),
         }
@@ -268,4 +267,4 @@ def _generate_isolating_failures(ready: list[_Decoded], engine: CaptionEngine, c
 
 
 def _request(decoded: _Decoded, config: CaptionConfig) -> VideoRequest:
-    return VideoRequest(prompt=_prompt(decoded.item, config), video=decoded.video, system=config.system)
+    return VideoRequest(prompt=item_prompt(decoded.item, config), video=decoded.video, system=config.system)
