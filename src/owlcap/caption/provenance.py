@@ -115,7 +115,7 @@ def _prompt_differences(out: Path, prompts: Mapping[str, str]) -> list[tuple[str
             changed.append((str(record["id"]), record["prompt"], now))
     if not changed:
         return []
-    first_id, recorded, now = changed[0]
+    first_id, recorded, now = min(changed)  # lines land in completion order; name the same example every time
     return [(f"prompt ({len(changed)} captioned video(s), e.g. {first_id!r})", recorded, now)]
 
 
