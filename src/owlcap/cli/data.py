@@ -85,7 +85,9 @@ def _report(summary, *, interrupted: bool = False) -> None:
         err=True,
     )
     for cause, count in summary.failures_by_cause().items():
-        example = next(f for f in summary.failures if f"{f['stage']}: {f['kind']}" == cause)
+        # failures land in completion order; the smallest id makes the example the same on every run
+        same_cause = (f for f in summary.failures if f"{f['stage']}: {f['kind']}" == cause)
+        example = min(same_cause, key=lambda f: str(f["id"]))
         typer.echo(f"  failed  {count:>5}  {cause}  (e.g. {example['id']}: {example['message']})", err=True)
     for error in summary.bad_inputs[:20]:
         typer.echo(f"  bad input: {error}", err=True)
