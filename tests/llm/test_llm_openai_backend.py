@@ -107,7 +107,7 @@ def test_429_retry_after_is_honoured(llm_server):
     asyncio.run(judge.run(TASK))
     gap = llm_server.requests[1].received_at - llm_server.requests[0].received_at
     assert gap >= 0.4, "the retry came before the server's Retry-After"
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5  # bounded by the settings, not the defaults (minutes); slack for a loaded box
 
 
 def test_retries_run_out_into_a_judge_error(llm_server):
@@ -125,7 +125,7 @@ def test_timeouts_are_retried_then_fail(llm_server):
     start = time.monotonic()
     with pytest.raises(JudgeError, match="request_timeout_s"):
         asyncio.run(judge.run(TASK))
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5  # bounded by the settings, not the defaults (minutes); slack for a loaded box
 
 
 def test_slow_answers_within_the_timeout_are_fine(llm_server):
