@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OWLCAP_DISABLE_PROGRESS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# The suite tests what Ctrl-C does. A shell without job control starts a background job with SIGINT ignored, Python
+# then keeps it ignored, and so would every owlcap process a test starts: the Ctrl-C tests would test nothing.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from owlcap import envs  # noqa: E402
 from owlcap.models.tiny import FAMILIES  # noqa: E402
