@@ -19,6 +19,10 @@ from owlcap.errors import ConfigError, OutputError, os_cause
 
 LOCK_FILE = ".lock"
 
+# Folders ``claim_folder`` created, by the id of the lock handle: ``unlock`` removes such a folder when the command
+# wrote nothing into it (a bad config or a dead server found after the claim leaves no empty folder behind).
+_CREATED: dict[int, Path] = {}
+
 
 def lock_folder(folder: Path, *, busy: str, advice: str) -> TextIO:
     """Hold ``folder``'s lock until ``unlock``; when another process holds it, ``ConfigError("<busy> (pid N);
@@ -30,15 +34,19 @@ def claim_folder(folder: Path, *, name: str, busy: str, advice: str) -> TextIO:
     """Create the output folder ``folder`` if it is missing and hold its lock (``lock_folder``) until ``unlock``.
     ``name`` is how the user named it (``--out``, ``run_dir``): ``ConfigError`` when it is a file, ``OutputError``
     when it cannot be created (a read-only filesystem), ``ConfigError`` naming the holder when another process has
-    it."""
+    it. A folder created here that still holds nothing but its lock at ``unlock`` is removed again."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{name} {folder}: exists and is not a folder; give a folder (it is created if missing)")
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(folder, os_cause(exc)) from exc
-    return lock_folder(folder, busy=busy, advice=advice)
+    handle = lock_folder(folder, busy=busy, advice=advice)
+    if created:
+        _CREATED[id(handle)] = folder
+    return handle
 
 
 def lock_output(path: Path, *, busy: str, advice: str) -> TextIO:
@@ -58,8 +66,11 @@ def holding(lock: TextIO) -> Iterator[None]:
 
 
 def unlock(handle: TextIO) -> None:
-    """Release a lock taken with ``lock_folder`` or ``lock_output`` (idempotent)."""
+    """Release a lock taken with ``lock_folder``, ``claim_folder`` or ``lock_output`` (idempotent)."""
+    created = _CREATED.pop(id(handle), None)
     if not handle.closed:
+        if created is not None:
+            _remove_if_unused(created)
         with contextlib.suppress(OSError):
             fcntl.flock(handle, fcntl.LOCK_UN)
         with contextlib.suppress(OSError):
@@ -84,3 +95,13 @@ def _hold(lock_path: Path, busy: str, advice: str) -> TextIO:
         handle.write(f"pid {os.getpid()}")
         handle.flush()
     return handle
+
+
+def _remove_if_unused(folder: Path) -> None:
+    """Remove ``folder`` if it holds only its lock file; while the lock is still held, so that no other writer can
+    have claimed it: one that opens the lock file after it is gone finds no folder, or makes a new one (then the
+    folder is not empty and stays)."""
+    with contextlib.suppress(OSError):
+        if [entry.name for entry in folder.iterdir()] == [LOCK_FILE]:
+            (folder / LOCK_FILE).unlink()
+            folder.rmdir()

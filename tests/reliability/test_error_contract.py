@@ -126,3 +126,11 @@ def test_a_system_error_about_a_path_is_one_line_and_other_os_errors_stay_bugs(m
     monkeypatch.setattr(provenance, "check_output", broken)
     result = invoke(*args)
     assert isinstance(result.exception, OSError) and "error:" not in result.output
+
+
+def test_a_build_refused_before_any_work_leaves_no_folder(clips, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("data", "build", clips[0], "--out", out, "--motion-model", "openai:m@http://127.0.0.1:9/v1")
+    _one_error(result, "models.fusion is not set")
+    assert not out.exists()  # no empty folder holding only a lock file
+
