@@ -247,3 +247,41 @@ def test_an_option_set_to_none_sends_no_such_field(llm_server):
     unset, set_ = (request.body for request in llm_server.requests)
     assert not {"temperature", "max_tokens", "top_p", "top_k"} & set(unset)
     assert (set_["temperature"], set_["max_tokens"]) == (0.2, 8192)
+
+
+def _recording_clients(judge, monkeypatch) -> list:
+    made = []
+    new_client = judge._new_client
+    monkeypatch.setattr(judge._clients, "_make", lambda url: made.append(new_client(url)) or made[-1])
+    return made
+
+
+def test_a_caller_that_never_closes_leaves_no_open_client_when_its_loop_ends(llm_server, monkeypatch):
+    # Left open, a client is closed later by the garbage collector on whatever loop runs then (another caller's),
+    # where its close fails and "Task exception was never retrieved" lands in that caller's output.
+    llm_server.push(UNITS, UNITS)
+    judge = from_spec(llm_server.spec(), fast_llm_config(cache=False))
+    made = _recording_clients(judge, monkeypatch)
+    asyncio.run(judge.run(TASK))  # no aclose
+    asyncio.run(judge.run(TASK))  # a second loop gets a client of its own
+    assert len(made) == 2 and all(client.is_closed() for client in made)
+    assert len(judge._clients._by_loop) == 0  # nothing kept for the finished loops
+
+
+def test_close_and_aclose_close_every_client_and_the_llm_stays_usable(llm_server, monkeypatch):
+    llm_server.push(UNITS, UNITS, UNITS)
+    judge = from_spec(llm_server.spec(), fast_llm_config(cache=False))
+    made = _recording_clients(judge, monkeypatch)
+    assert judge.run_sync(TASK).units  # on the background loop
+    judge.close()
+    assert len(made) == 1 and made[0].is_closed()
+
+    async def twice() -> None:
+        await judge.run(TASK)
+        await judge.aclose()
+        assert made[1].is_closed()
+        await judge.run(TASK)  # a new client on demand
+        assert not made[2].is_closed()
+
+    asyncio.run(twice())
+    assert len(made) == 3 and made[2].is_closed()  # ...closed with its loop

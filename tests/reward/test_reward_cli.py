@@ -30,7 +30,7 @@ def test_reward_prints_scores_and_units(caption, tmp_path):
 def test_reward_json_output(caption):
     result = CliRunner().invoke(app, ["reward", "--pred", caption, "--ref", caption, "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stdout alone: a log line on stderr is not part of the JSON
     assert (data["correctness"], data["completeness"], data["length_reward"], data["judge"]) == (1.0, 1.0, 1.0, "rules")
     # "reward" is what GRPO trains on everywhere in owlcap: the CSER reward plus the length reward.
     assert (data["cser_reward"], data["reward"]) == (2.0, 3.0)
@@ -54,5 +54,5 @@ def test_reward_with_an_http_judge(llm_server, caption):
         args = ["reward", "--pred", caption, "--ref", caption, "--judge", llm_server.spec(), "--protocol", protocol]
         result = CliRunner().invoke(app, [*args, "--json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["cser"] == 2.0
+        assert json.loads(result.stdout)["cser"] == 2.0
     assert {r.schema_name for r in llm_server.requests} == {"UnitList", "PairJudgement", None}

@@ -65,7 +65,7 @@ class BackgroundLoop:
                 loop = self._loop
                 if threading.current_thread() is not self._thread:
                     with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
-                        asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=drain_timeout_s)
+                        asyncio.run_coroutine_threadsafe(_wind_down(), loop).result(timeout=drain_timeout_s)
                 loop.call_soon_threadsafe(loop.stop)
                 if self._thread is not None:
                     self._thread.join(timeout=5)
@@ -73,8 +73,11 @@ class BackgroundLoop:
                 self._thread = None
 
 
-async def _cancel_pending() -> None:
+async def _wind_down() -> None:
+    """What ``asyncio.run`` does before it closes a loop: cancel the tasks, then close the open async generators
+    (``owlcap.llm.clients`` closes the loop's connections in one)."""
     tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 import openai
@@ -25,6 +24,7 @@ from owlcap import envs
 from owlcap.errors import JudgeError
 from owlcap.llm.base import LLM
 from owlcap.llm.choices import choice_text, probabilities_from_logprobs
+from owlcap.llm.clients import ClientsPerLoop
 from owlcap.llm.completion import AnswerBound, Choice, Completion, InvalidAnswer, parse_completion
 from owlcap.llm.config import LLMConfig
 from owlcap.llm.endpoints import Endpoint, EndpointPool
@@ -64,26 +64,16 @@ class OpenAIBackend(LLM):
         )
         # vLLM without --api-key accepts any key; the client insists on one, so send a placeholder.
         self._api_key = envs.api_key() or "EMPTY"
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, openai.AsyncOpenAI]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: ClientsPerLoop[openai.AsyncOpenAI] = ClientsPerLoop(self._new_client)
 
     @property
     def name(self) -> str:
         return f"openai:{self.model}@{','.join(self.base_urls)}"
 
-    def _client(self, base_url: str) -> openai.AsyncOpenAI:
-        # A client's connection pool belongs to the loop that opened it: one client per loop and endpoint.
-        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
-        client = clients.get(base_url)
-        if client is None:
-            client = clients[base_url] = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=base_url,
-                max_retries=0,
-                timeout=self.config.request_timeout_s,
-            )
-        return client
+    def _new_client(self, base_url: str) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=base_url, max_retries=0, timeout=self.config.request_timeout_s
+        )
 
     def endpoints(self) -> list[dict[str, object]]:
         """Per-endpoint counters: url, healthy, outstanding, requests, failures, ejections, last_error."""
@@ -154,9 +144,8 @@ class OpenAIBackend(LLM):
         """One request to one endpoint, its outcome reported to the pool. A refused connection with another healthy
         endpoint left raises ``_FailOver`` (try that one now); other transient failures raise ``RetryableError``."""
         try:
-            raw = await self._client(endpoint.url).post(
-                "/chat/completions", body=_body(payload), cast_to=object, options=_STREAMED
-            )
+            client = await self._clients.get(endpoint.url)  # one per loop and endpoint (``owlcap.llm.clients``)
+            raw = await client.post("/chat/completions", body=_body(payload), cast_to=object, options=_STREAMED)
         except asyncio.CancelledError:
             # The attempt's deadline passed (or the caller gave up): a strike against a slow endpoint.
             self.pool.failed(endpoint, "no answer in time", hard=False)
@@ -204,9 +193,7 @@ class OpenAIBackend(LLM):
             raise RetryableError(f"the answer from {endpoint.url} broke off ({type(exc).__name__}: {exc})") from exc
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        for client in self._clients.pop(loop, {}).values():
-            await client.close()
+        await self._clients.aclose()
 
 
 _AUTH: Any = {"security": {"bearer_auth": True}}
