@@ -41,8 +41,8 @@ class ClientsPerLoop(Generic[C]):
         if entry is None:
             clients: dict[str, C] = {}
             closer = self._close_at_loop_end(clients)
-            await closer.__anext__()  # now the loop knows it, and closes it before the loop itself closes
             entry = self._by_loop[loop] = (clients, closer)
+            await closer.__anext__()  # now the loop knows it, and closes it before the loop itself closes
         clients = entry[0]
         if key not in clients:
             clients[key] = self._make(key)
@@ -58,7 +58,9 @@ class ClientsPerLoop(Generic[C]):
         try:
             yield
         finally:
-            self._by_loop.pop(asyncio.get_running_loop(), None)
+            loop = asyncio.get_running_loop()
+            if self._by_loop.get(loop, ({},))[0] is clients:  # its own entry, not a newer one of the same loop
+                del self._by_loop[loop]
             for key, client in clients.items():
                 try:
                     await client.close()
