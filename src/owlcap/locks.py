@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -19,9 +20,9 @@ from owlcap.errors import ConfigError, OutputError, os_cause
 
 LOCK_FILE = ".lock"
 
-# Folders ``claim_folder`` created, by the id of the lock handle: ``unlock`` removes such a folder when the command
+# Folders ``claim_folder`` created, by their lock's handle: ``unlock`` removes such a folder when the command
 # wrote nothing into it (a bad config or a dead server found after the claim leaves no empty folder behind).
-_CREATED: dict[int, Path] = {}
+_CREATED: weakref.WeakKeyDictionary[TextIO, Path] = weakref.WeakKeyDictionary()
 
 
 def lock_folder(folder: Path, *, busy: str, advice: str) -> TextIO:
@@ -45,7 +46,7 @@ def claim_folder(folder: Path, *, name: str, busy: str, advice: str) -> TextIO:
         raise OutputError(folder, os_cause(exc)) from exc
     handle = lock_folder(folder, busy=busy, advice=advice)
     if created:
-        _CREATED[id(handle)] = folder
+        _CREATED[handle] = folder
     return handle
 
 
@@ -67,7 +68,7 @@ def holding(lock: TextIO) -> Iterator[None]:
 
 def unlock(handle: TextIO) -> None:
     """Release a lock taken with ``lock_folder``, ``claim_folder`` or ``lock_output`` (idempotent)."""
-    created = _CREATED.pop(id(handle), None)
+    created = _CREATED.pop(handle, None)
     if not handle.closed:
         if created is not None:
             _remove_if_unused(created)
