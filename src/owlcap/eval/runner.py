@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from owlcap.eval.judging import JudgeSession, cost, judge_all
+from owlcap.eval.prompt_sets import PromptSet
 from owlcap.eval.runs import RunDir
 from owlcap.jsonl import JsonlWriter
 from owlcap.llm import StatsSnapshot
@@ -54,6 +55,12 @@ class Execution:
     stopped: str | None = None
     errors: list[str] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_identity(benchmark: str, config: Any, prompts: PromptSet, protocol: dict[str, Any]) -> dict[str, Any]:
+    """What decides a benchmark's judge answers, of which a run folder holds one: the judge (``config.judge``), the
+    prompt texts and ``protocol``, the benchmark's switches that change what is asked or how it is read."""
+    return {"benchmark": benchmark, "judge": config.judge.fingerprint(), "prompts": prompts.sha256, **protocol}
 
 
 def judge_run(

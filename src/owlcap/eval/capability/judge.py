@@ -21,7 +21,7 @@ from owlcap.eval.capability.config import CapEvalConfig, CapProtocol, CapScoring
 from owlcap.eval.capability.data import CapData, CapRecord
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet
-from owlcap.eval.runner import Execution, JudgeOne, PlannedItem, judge_run
+from owlcap.eval.runner import Execution, JudgeOne, PlannedItem, judge_identity, judge_run
 from owlcap.eval.runs import RunDir
 from owlcap.hashing import json_digest
 
@@ -36,7 +36,8 @@ class FilePayload:
 def judge(config: CapEvalConfig, data: CapData, captions: LoadedCaptions, prompts: PromptSet) -> Execution:
     """Judge every selected file with a caption, ``config.judge.repeats`` times, into the run folder, in rounds; a
     file judged before with the same inputs is reused."""
-    identity = judge_identity(config, prompts)
+    # the retry rounds are not part of the identity: a run judged in more rounds holds the same answers
+    identity = judge_identity("capability", config, prompts, {"protocol": config.protocol.model_dump()})
     return judge_in_rounds(
         config,
         identity,
@@ -94,16 +95,6 @@ def _base(key: str, record: CapRecord, repeat: int) -> dict[str, Any]:
         "data_type": record.data_type,
         "repeat": repeat,
         "annotation": record.annotation,
-    }
-
-
-def judge_identity(config: CapEvalConfig, prompts: PromptSet) -> dict[str, Any]:
-    """What decides the judge's answers: a run folder holds one of these (the retry rounds are not part of it)."""
-    return {
-        "benchmark": "capability",
-        "judge": config.judge.fingerprint(),
-        "prompts": prompts.sha256,
-        "protocol": config.protocol.model_dump(),
     }
 
 

@@ -20,7 +20,7 @@ from owlcap.eval.carebench.data import CareData, CareItem
 from owlcap.eval.carebench.scoring import score_item
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet
-from owlcap.eval.runner import Execution, PlannedItem, judge_run
+from owlcap.eval.runner import Execution, PlannedItem, judge_identity, judge_run
 from owlcap.hashing import json_digest
 
 
@@ -34,7 +34,7 @@ class SamplePayload:
 def judge(config: CareEvalConfig, data: CareData, captions: LoadedCaptions, prompts: PromptSet) -> Execution:
     """Judge every selected sample with a caption, ``config.judge.repeats`` times, into the run folder; a sample
     judged before with the same inputs is reused."""
-    identity = judge_identity(config, prompts)
+    identity = judge_identity("carebench", config, prompts, {"protocol": config.protocol.model_dump()})
     return judge_run(
         config,
         benchmark="carebench",
@@ -134,16 +134,6 @@ async def judge_sample(
         name: {"recall": score.recall, "precision": score.precision} for name, score in scored.aspects.items()
     }
     return record
-
-
-def judge_identity(config: CareEvalConfig, prompts: PromptSet) -> dict[str, Any]:
-    """What decides the judge's answers: a run folder holds one of these."""
-    return {
-        "benchmark": "carebench",
-        "judge": config.judge.fingerprint(),
-        "prompts": prompts.sha256,
-        "protocol": config.protocol.model_dump(),
-    }
 
 
 def plan(

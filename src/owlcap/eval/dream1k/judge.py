@@ -20,7 +20,7 @@ from owlcap.eval.dream1k.data import DreamData, DreamItem
 from owlcap.eval.dream1k.scoring import score_item
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet
-from owlcap.eval.runner import Execution, PlannedItem, judge_run
+from owlcap.eval.runner import Execution, PlannedItem, judge_identity, judge_run
 from owlcap.hashing import json_digest
 
 
@@ -34,7 +34,7 @@ class SamplePayload:
 def judge(config: DreamEvalConfig, data: DreamData, captions: LoadedCaptions, prompts: PromptSet) -> Execution:
     """Judge every selected sample with a caption, ``config.judge.repeats`` times, into the run folder; a sample
     judged before with the same inputs is reused."""
-    identity = judge_identity(config, prompts)
+    identity = judge_identity("dream1k", config, prompts, {"protocol": config.protocol.model_dump()})
     return judge_run(
         config,
         benchmark="dream1k",
@@ -42,16 +42,6 @@ def judge(config: DreamEvalConfig, data: DreamData, captions: LoadedCaptions, pr
         items=plan(config, data, captions, identity),
         judge_one=lambda session, item: judge_sample(session, item, prompts, config.protocol, config.scoring),
     )
-
-
-def judge_identity(config: DreamEvalConfig, prompts: PromptSet) -> dict[str, Any]:
-    """What decides the judge's answers: a run folder holds one of these."""
-    return {
-        "benchmark": "dream1k",
-        "judge": config.judge.fingerprint(),
-        "prompts": prompts.sha256,
-        "protocol": config.protocol.model_dump(),
-    }
 
 
 def plan(

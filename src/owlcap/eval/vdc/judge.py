@@ -15,7 +15,7 @@ from typing import Any
 from owlcap.caption.files import LoadedCaptions
 from owlcap.eval.judging import CallRecord, JudgeSession
 from owlcap.eval.prompt_sets import PromptSet
-from owlcap.eval.runner import Execution, PlannedItem, judge_run
+from owlcap.eval.runner import Execution, PlannedItem, judge_identity, judge_run
 from owlcap.eval.vdc import prompts as vdc_prompts
 from owlcap.eval.vdc.captions import caption_key
 from owlcap.eval.vdc.config import VDCEvalConfig, VDCProtocol, VDCScoring
@@ -37,7 +37,7 @@ class VideoPayload:
 def judge(config: VDCEvalConfig, data: VDCData, captions: LoadedCaptions, prompts: PromptSet) -> Execution:
     """Judge every selected (dimension, video) with a caption, ``config.judge.repeats`` times, into the run folder;
     an item judged before with the same inputs is reused."""
-    identity = judge_identity(config, prompts)
+    identity = judge_identity("vdc", config, prompts, {"raw_answer_in_verdict": config.protocol.raw_answer_in_verdict})
     return judge_run(
         config,
         benchmark="vdc",
@@ -45,16 +45,6 @@ def judge(config: VDCEvalConfig, data: VDCData, captions: LoadedCaptions, prompt
         items=plan(config, data, captions, identity),
         judge_one=lambda session, item: judge_video(session, item, prompts, config.protocol, config.scoring),
     )
-
-
-def judge_identity(config: VDCEvalConfig, prompts: PromptSet) -> dict[str, Any]:
-    """What decides the judge's answers: a run folder holds one of these."""
-    return {
-        "benchmark": "vdc",
-        "judge": config.judge.fingerprint(),
-        "prompts": prompts.sha256,
-        "raw_answer_in_verdict": config.protocol.raw_answer_in_verdict,
-    }
 
 
 def plan(config: VDCEvalConfig, data: VDCData, captions: LoadedCaptions, identity: dict[str, Any]) -> list[PlannedItem]:
